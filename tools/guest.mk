@@ -1,0 +1,59 @@
+# tools/guest.mk: the guest kernel (cached build), the UAPI headers guest
+# programs compile against, the image sizes, and the launcher's tests.
+# Variables and targets here start with GUEST_ / guest- (plus UAPI_*, which
+# the agent's fragment uses).
+#
+# Fragments are included in sorted order, agent/ before tools/, so another
+# fragment cannot use these variables in its rule prerequisites (those are
+# expanded while the file is read). Write the file names literally there:
+#   $(BUILD)/uapi/include/linux/vm_sockets.h    (the UAPI headers)
+#   $(BUILD)/guest/bzImage                      (the kernel)
+# Recipes may use $(UAPI_INCLUDE) and $(GUEST_KERNEL): they expand later.
+
+GUEST_KERNEL := $(BUILD)/guest/bzImage
+GUEST_INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
+GUEST_AGENT := $(BUILD)/guest/agent
+GUEST_VSOCKD := $(BIN)/upcall-vsockd
+UAPI_INCLUDE := $(BUILD)/uapi/include
+UAPI_STAMP := $(BUILD)/uapi/include/linux/vm_sockets.h
+GUEST_KERNEL_TARBALL := /usr/src/linux-source-6.12.tar.xz
+
+# Everything tools/kernel-build.sh hashes into its cache key.
+GUEST_KERNEL_INPUTS := tools/kernel-build.sh \
+	$(wildcard kernel-patches/series kernel-patches/*.patch) \
+	$(sort $(wildcard kernel-patches/config/*.config))
+
+# The initramfs (and the vsock backend) are other fragments' targets; only
+# depend on them once a fragment that can build them is there, so `make`
+# keeps working while those components are being written.
+GUEST_HAVE_INITRAMFS_RULE := $(wildcard agent/*.mk initramfs/*.mk)
+GUEST_HAVE_VSOCKD_RULE := $(wildcard vsock-backend/*.mk)
+
+ALL_TARGETS += $(GUEST_KERNEL) $(UAPI_STAMP) guest-sizes
+CHECK_SUITES += kernel-cache e2e-smoke
+
+$(GUEST_KERNEL): $(GUEST_KERNEL_INPUTS)
+	$(call quiet,KERNEL,$@)
+	$(Q)tools/kernel-build.sh --out $@
+	$(Q)touch $@
+
+# Headers of the unpatched pinned source, cached by its version.
+$(UAPI_STAMP): $(GUEST_KERNEL_TARBALL)
+	$(call quiet,HEADERS,$(UAPI_INCLUDE))
+	$(Q)tools/kernel-build.sh --headers $(BUILD)/uapi >/dev/null
+	$(Q)touch $@
+
+# Printed at the end of every `make`: sizes of what goes into the guest.
+.PHONY: guest-sizes
+guest-sizes: $(GUEST_KERNEL) $(if $(GUEST_HAVE_INITRAMFS_RULE),$(GUEST_INITRAMFS))
+	@for f in $(GUEST_KERNEL) $(GUEST_INITRAMFS) $(GUEST_AGENT); do \
+		[ -f "$$f" ] && printf '  %-8s %9d bytes  %s\n' SIZE "$$(stat -c %s "$$f")" "$${f#$(TOP)/}"; \
+	done; true
+
+.PHONY: check-kernel-cache check-e2e-smoke
+check-kernel-cache:
+	$(Q)tools/tap-run.sh kernel-cache bats --tap tests/e2e/kernel-cache.bats
+
+check-e2e-smoke: $(GUEST_KERNEL) $(GUEST_INITRAMFS) \
+		$(if $(GUEST_HAVE_VSOCKD_RULE),$(GUEST_VSOCKD))
+	$(Q)tools/tap-run.sh e2e-smoke bats --tap tests/e2e/smoke.bats

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Builds the guest kernel (bzImage) from the pinned Debian kernel source,
+# patched with kernel-patches/series and configured from tinyconfig plus
+# config fragments, and keeps the result in a cache outside the checkout.
+# Run with --help for the interface; docs/kernel-build.md explains the cache.
+set -euo pipefail
+
+# The one place the kernel source is pinned.
+KERNEL_PKG=linux-source-6.12
+KERNEL_PKG_VERSION=6.12.117-1~deb12u1
+KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
+# Bump when a change to this script changes what it builds, so old cache
+# entries are not reused.
+SCRIPT_VERSION=1
+JOBS=2
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+# KERNEL_PATCH_DIR: another patches folder (series + *.patch), for tests.
+PATCH_DIR=${KERNEL_PATCH_DIR:-$TOP/kernel-patches}
+SERIES=$PATCH_DIR/series
+WORK_ROOT=$TOP/build/kernel
+CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/upcall/kernel
+
+usage() {
+	cat <<EOF
+Usage: tools/kernel-build.sh [--config FRAG]... [--out FILE] [--headers DIR]
+       tools/kernel-build.sh --print-key [--config FRAG]...
+       tools/kernel-build.sh --verify-config DOTCONFIG [--config FRAG]...
+
+Builds bzImage from $KERNEL_PKG $KERNEL_PKG_VERSION ($KERNEL_TARBALL):
+extracts a fresh tree under build/kernel/, applies the patches named in
+kernel-patches/series in order, runs 'make tinyconfig', merges the config
+fragments, runs 'olddefconfig', checks that every option the fragments ask
+for holds in the final .config, and builds with 'nice -n 10 make -j$JOBS'.
+
+Results are cached in \${XDG_CACHE_HOME:-\$HOME/.cache}/upcall/kernel/<key>/
+(bzImage and config). The key is a hash of the source package version, the
+series file, every patch it names, the fragments and this script's version.
+A cache hit copies the files and extracts nothing.
+
+  --config FRAG   config fragment to merge (repeatable, in the order given;
+                  default: kernel-patches/config/*.config, sorted)
+  --out FILE      where to copy bzImage (default: build/guest/bzImage);
+                  the final .config is copied next to it as FILE.config
+  --headers DIR   install the UAPI headers of the unpatched source into
+                  DIR/include (make headers_install INSTALL_HDR_PATH=DIR),
+                  cached by source version. Alone, it builds no kernel.
+  --print-key     print the cache key for the given inputs and exit
+  --verify-config DOTCONFIG
+                  only check that DOTCONFIG satisfies the fragments
+  -h, --help      this text
+
+Prints the path of the bzImage (or headers) and one line saying whether
+the cache was hit.
+EOF
+}
+
+die() {
+	echo "kernel-build: error: $*" >&2
+	exit 1
+}
+
+log() {
+	echo "kernel-build: $*" >&2
+}
+
+check_source() {
+	local have
+	have=$(dpkg-query -W -f='${Version}' "$KERNEL_PKG" 2>/dev/null) ||
+		die "$KERNEL_PKG is not installed (run tools/deps.sh)"
+	[[ $have == "$KERNEL_PKG_VERSION" ]] ||
+		die "$KERNEL_PKG $have is installed, but the build is pinned to $KERNEL_PKG_VERSION; install that version or update KERNEL_PKG_VERSION in $0 (and check the patches still apply)"
+	[[ -r $KERNEL_TARBALL ]] || die "$KERNEL_TARBALL is missing"
+}
+
+# Patch files named by the series file, in order; blank lines and comments
+# are skipped. No series file means no patches.
+series_patches() {
+	[[ -f $SERIES ]] || return 0
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e 's/^[[:space:]]*//' "$SERIES" |
+		grep -v '^$' || true
+}
+
+# Hash of everything that determines the bzImage.
+cache_key() {
+	local p
+	{
+		echo "script $SCRIPT_VERSION"
+		echo "source $KERNEL_PKG $KERNEL_PKG_VERSION"
+		echo "series"
+		[[ -f $SERIES ]] && cat "$SERIES"
+		while IFS= read -r p; do
+			echo "patch $p"
+			sha256sum <"$PATCH_DIR/$p"
+		done < <(series_patches)
+		for p in "${FRAGS[@]}"; do
+			echo "fragment $(basename "$p")"
+			sha256sum <"$p"
+		done
+	} | sha256sum | cut -c1-16
+}
+
+# Copies a finished cache entry's files to their destination (atomically:
+# a temporary file and a rename, so make never sees half a bzImage).
+install_file() {
+	local src=$1 dst=$2
+	mkdir -p "$(dirname "$dst")"
+	cp "$src" "$dst.tmp.$$"
+	mv -f "$dst.tmp.$$" "$dst"
+}
+
+# Publishes a filled temporary folder as cache entry $2 (rename is atomic;
+# if another build got there first, keep theirs).
+publish() {
+	local tmp=$1 entry=$2
+	if ! mv -T "$tmp" "$entry" 2>/dev/null; then
+		rm -rf "$tmp"
+		[[ -d $entry ]] || die "could not create cache entry $entry"
+	fi
+}
+
+extract_source() {
+	local dest=$1
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	log "extracting $KERNEL_TARBALL into ${dest#"$TOP"/}"
+	tar -xf "$KERNEL_TARBALL" -C "$dest" --strip-components=1
+}
+
+apply_patches() {
+	local tree=$1 p n=0
+	while IFS= read -r p; do
+		log "applying $p"
+		# --forward and no fuzz: any reject or offset mismatch fails.
+		patch -d "$tree" -p1 --forward --fuzz=0 --batch --no-backup-if-mismatch \
+			-i "$PATCH_DIR/$p" >"$tree/.patch.log" 2>&1 || {
+			cat "$tree/.patch.log" >&2
+			die "patch $p does not apply cleanly to $KERNEL_PKG $KERNEL_PKG_VERSION"
+		}
+		n=$((n + 1))
+	done < <(series_patches)
+	log "applied $n patch(es)"
+}
+
+# Every CONFIG_X=value line and every '# CONFIG_X is not set' line of the
+# fragments must hold in the final .config. Prints the ones that don't.
+verify_config() {
+	local config=$1 frag line name value bad=()
+	for frag in "${FRAGS[@]}"; do
+		while IFS= read -r line; do
+			if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
+				name=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+				if [[ $value == n ]]; then
+					grep -q "^$name=" "$config" && bad+=("$line ($(basename "$frag")): got $(grep "^$name=" "$config")")
+				elif ! grep -qxF "$line" "$config"; then
+					bad+=("$line ($(basename "$frag")): got $(grep -m1 "^$name=\|^# $name is not set" "$config" || echo 'not present (unknown symbol or unmet dependency)')")
+				fi
+			elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set ]]; then
+				name=${BASH_REMATCH[1]}
+				grep -q "^$name=" "$config" && bad+=("$line ($(basename "$frag")): got $(grep "^$name=" "$config")")
+			fi
+		done <"$frag"
+	done
+	if [[ ${#bad[@]} -gt 0 ]]; then
+		printf 'kernel-build: config option not as requested: %s\n' "${bad[@]}" >&2
+		return 1
+	fi
+}
+
+build_kernel() {
+	local key entry tmp tree start
+	key=$(cache_key)
+	entry=$CACHE_ROOT/$key
+	if [[ -f $entry/bzImage && -f $entry/config ]]; then
+		install_file "$entry/bzImage" "$OUT"
+		install_file "$entry/config" "$OUT.config"
+		echo "kernel-build: cache hit $key ($(stat -c %s "$OUT") bytes)"
+		echo "$OUT"
+		return
+	fi
+	echo "kernel-build: cache miss $key, building (several minutes)"
+	start=$SECONDS
+	tree=$WORK_ROOT/linux-$key
+	extract_source "$tree"
+	apply_patches "$tree"
+
+	local mk=(make -C "$tree" ARCH=x86_64 -s)
+	"${mk[@]}" tinyconfig >/dev/null
+	(cd "$tree" && scripts/kconfig/merge_config.sh -m .config "${FRAGS[@]}") >"$tree/.merge.log" 2>&1 || {
+		cat "$tree/.merge.log" >&2
+		die "merge_config.sh failed"
+	}
+	"${mk[@]}" olddefconfig
+	verify_config "$tree/.config" || die "the final .config does not satisfy the fragments (typo or unmet dependency)"
+
+	log "building bzImage (nice -n 10 make -j$JOBS)"
+	nice -n 10 make -C "$tree" ARCH=x86_64 -j"$JOBS" -s bzImage ||
+		die "kernel build failed in ${tree#"$TOP"/}"
+
+	mkdir -p "$CACHE_ROOT"
+	tmp=$(mktemp -d "$CACHE_ROOT/.tmp.$key.XXXXXX")
+	cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
+	cp "$tree/.config" "$tmp/config"
+	{
+		echo "source=$KERNEL_PKG $KERNEL_PKG_VERSION"
+		echo "script=$SCRIPT_VERSION"
+		echo "patches=$(series_patches | tr '\n' ' ')"
+		echo "fragments=${FRAGS[*]##*/}"
+		echo "built=$(date -u +%FT%TZ) seconds=$((SECONDS - start))"
+	} >"$tmp/inputs"
+	publish "$tmp" "$entry"
+	# The tree is 1.7 GB and never reused (the next build starts fresh).
+	rm -rf "$tree"
+	install_file "$entry/bzImage" "$OUT"
+	install_file "$entry/config" "$OUT.config"
+	echo "kernel-build: built $key in $((SECONDS - start)) s ($(stat -c %s "$OUT") bytes), cached in $entry"
+	echo "$OUT"
+}
+
+install_headers() {
+	local dir=$1 entry tmp tree
+	entry=$CACHE_ROOT/headers-$(echo "$KERNEL_PKG $KERNEL_PKG_VERSION script $SCRIPT_VERSION" | sha256sum | cut -c1-16)
+	if [[ -f $entry/include/linux/vm_sockets.h ]]; then
+		echo "kernel-build: headers cache hit"
+	else
+		echo "kernel-build: headers cache miss, installing from $KERNEL_TARBALL"
+		tree=$WORK_ROOT/headers-src
+		extract_source "$tree"
+		mkdir -p "$CACHE_ROOT"
+		tmp=$(mktemp -d "$CACHE_ROOT/.tmp.headers.XXXXXX")
+		make -C "$tree" ARCH=x86_64 -s headers_install INSTALL_HDR_PATH="$tmp" ||
+			die "headers_install failed"
+		publish "$tmp" "$entry"
+		rm -rf "$tree"
+	fi
+	# Replace DIR/include as a whole so no stale header survives.
+	mkdir -p "$dir"
+	rm -rf "$dir/include.tmp.$$"
+	cp -a "$entry/include" "$dir/include.tmp.$$"
+	rm -rf "$dir/include"
+	mv "$dir/include.tmp.$$" "$dir/include"
+	echo "$dir/include"
+}
+
+FRAGS=()
+OUT=
+HEADERS=
+PRINT_KEY=0
+VERIFY=
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--config) [[ $# -ge 2 ]] || die "--config needs a file"; FRAGS+=("$(realpath "$2")"); shift 2 ;;
+	--out) [[ $# -ge 2 ]] || die "--out needs a file"; OUT=$(realpath -m "$2"); shift 2 ;;
+	--headers) [[ $# -ge 2 ]] || die "--headers needs a folder"; HEADERS=$(realpath -m "$2"); shift 2 ;;
+	--print-key) PRINT_KEY=1; shift ;;
+	--verify-config) [[ $# -ge 2 ]] || die "--verify-config needs a .config"; VERIFY=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown argument: $1" ;;
+	esac
+done
+
+if [[ ${#FRAGS[@]} -eq 0 ]]; then
+	mapfile -t FRAGS < <(LC_ALL=C ls -1 "$TOP"/kernel-patches/config/*.config 2>/dev/null | LC_ALL=C sort)
+	[[ ${#FRAGS[@]} -gt 0 ]] || die "no config fragments in kernel-patches/config/"
+fi
+for f in "${FRAGS[@]}"; do
+	[[ -r $f ]] || die "config fragment $f is not readable"
+done
+
+while IFS= read -r p; do
+	[[ -f $PATCH_DIR/$p ]] || die "kernel-patches/series names $p, which does not exist"
+done < <(series_patches)
+
+if [[ $PRINT_KEY -eq 1 ]]; then
+	cache_key
+	exit 0
+fi
+if [[ -n $VERIFY ]]; then
+	[[ -r $VERIFY ]] || die "$VERIFY is not readable"
+	verify_config "$VERIFY" || die "$VERIFY does not satisfy the fragments"
+	echo "kernel-build: $VERIFY satisfies ${FRAGS[*]##*/}"
+	exit 0
+fi
+
+check_source
+if [[ -n $HEADERS ]]; then
+	install_headers "$HEADERS"
+	[[ -z $OUT ]] && exit 0
+fi
+OUT=${OUT:-$TOP/build/guest/bzImage}
+build_kernel

@@ -1,0 +1,247 @@
+# tools/vm start (sourced by tools/vm).
+
+VM_QEMU=${VM_QEMU:-qemu-system-x86_64}
+VM_QBOOT=/usr/share/qemu/qboot.rom
+VM_READY_DEFAULT='^UPCALL READY '
+
+vm_start_usage() {
+	cat <<'EOF'
+Usage: tools/vm start --dir RUN --machine pc|microvm [OPTION]...
+
+Boots the guest kernel and initramfs under QEMU (TCG) in the background and
+returns once the console shows the ready line (or fails, quoting the last
+console lines, and stops the VM).
+
+  --dir RUN          run folder (created; holds console.log, qmp.sock, ...)
+  --machine M        pc (i440fx + qboot, CPU hotplug) or microvm (no ACPI,
+                     virtio-mmio devices the guest is not told about)
+  --cpus N           vCPUs at boot (default 1)
+  --maxcpus M        vCPUs possible (default N); on pc, M > N adds
+                     hotplug_apic_ids=N-(M-1) to the kernel command line
+  --mem SIZE         guest RAM (default 256M)
+  --disk ID=FILE     extra virtio-blk disk (microvm only; repeatable); its
+                     transport is written to RUN/devices.json
+  --append ARGS      more kernel command line arguments
+  --kernel F         default build/guest/bzImage
+  --initrd F         default build/guest/initramfs.cpio.gz
+  --cid N            guest vsock CID (default 3)
+  --no-vsock         no vsock device even if build/bin/upcall-vsockd exists
+  --ready REGEX      ready line (grep -E; default '^UPCALL READY ')
+  --timeout S        how long to wait for the ready line (default 60)
+EOF
+}
+
+# Parses a QEMU size (256M, 1G, 512) into bytes, for the memfd backend.
+vm_size_bytes() {
+	local s=${1^^} n unit
+	[[ $s =~ ^([0-9]+)([KMGT]?)B?$ ]] || vm_die "bad size: $1"
+	n=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]}
+	case $unit in
+	'') [[ $1 =~ ^[0-9]+$ ]] && echo $((n * 1024 * 1024)) || echo "$n" ;; # QEMU: plain number = MiB
+	K) echo $((n << 10)) ;;
+	M) echo $((n << 20)) ;;
+	G) echo $((n << 30)) ;;
+	T) echo $((n << 40)) ;;
+	esac
+}
+
+# Starts upcall-vsockd for the run folder and waits for its vhost-user socket.
+vm_start_vsockd() {
+	local dir=$1 cid=$2 bin=$3 pid deadline
+	rm -f "$dir/vhost-user.sock" "$dir/vsock.sock"
+	# setsid: the daemon outlives this script and ignores the caller's ^C.
+	setsid "$bin" --socket "$dir/vhost-user.sock" --uds-path "$dir/vsock.sock" \
+		--guest-cid "$cid" </dev/null >>"$dir/vsockd.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/vsockd.pid"
+	deadline=$(($(vm_now_ms) + 10000))
+	until [[ -S $dir/vhost-user.sock ]]; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 20 "$dir/vsockd.log" >&2 || true
+			rm -f "$dir/vsockd.pid"
+			vm_die "upcall-vsockd exited before creating its socket (log: $dir/vsockd.log)"
+		fi
+		if [[ $(vm_now_ms) -ge $deadline ]]; then
+			kill "$pid" 2>/dev/null || true
+			rm -f "$dir/vsockd.pid"
+			vm_die "upcall-vsockd did not create $dir/vhost-user.sock within 10 s"
+		fi
+		sleep 0.05
+	done
+}
+
+vm_start() {
+	local VM_DIR= machine= cpus=1 maxcpus= mem=256M append= kernel initrd
+	local cid=3 vsock=1 ready=$VM_READY_DEFAULT timeout=60 disks=()
+	kernel=$VM_TOP/build/guest/bzImage
+	initrd=$VM_TOP/build/guest/initramfs.cpio.gz
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--dir) VM_DIR=$2; shift 2 ;;
+		--machine) machine=$2; shift 2 ;;
+		--cpus) cpus=$2; shift 2 ;;
+		--maxcpus) maxcpus=$2; shift 2 ;;
+		--mem) mem=$2; shift 2 ;;
+		--disk) disks+=("$2"); shift 2 ;;
+		--append) append="$append $2"; shift 2 ;;
+		--kernel) kernel=$2; shift 2 ;;
+		--initrd) initrd=$2; shift 2 ;;
+		--cid) cid=$2; shift 2 ;;
+		--no-vsock) vsock=0; shift ;;
+		--ready) ready=$2; shift 2 ;;
+		--timeout) timeout=$2; shift 2 ;;
+		-h | --help) vm_start_usage; return 0 ;;
+		*) vm_start_usage >&2; vm_die "start: unknown argument: $1" ;;
+		esac
+	done
+	vm_need_dir
+	maxcpus=${maxcpus:-$cpus}
+	[[ $machine == pc || $machine == microvm ]] || vm_die "start: --machine pc|microvm is required"
+	[[ $cpus =~ ^[1-9][0-9]*$ && $maxcpus =~ ^[1-9][0-9]*$ ]] || vm_die "start: --cpus/--maxcpus must be positive numbers"
+	((maxcpus >= cpus)) || vm_die "start: --maxcpus ($maxcpus) is below --cpus ($cpus)"
+	((maxcpus <= 255)) || vm_die "start: --maxcpus is at most 255 (APIC IDs 0..254)"
+	[[ $cid =~ ^[0-9]+$ ]] && ((cid >= 3)) || vm_die "start: --cid must be a number >= 3"
+	[[ $timeout =~ ^[0-9]+$ ]] || vm_die "start: --timeout must be whole seconds"
+	[[ -r $kernel ]] || vm_die "start: kernel $kernel not found (run make)"
+	[[ -r $initrd ]] || vm_die "start: initramfs $initrd not found (run make)"
+	[[ $machine == microvm || ${#disks[@]} -eq 0 ]] || vm_die "start: --disk is for --machine microvm"
+	((${#disks[@]} <= 7)) || vm_die "start: at most 7 disks (8 virtio-mmio transports, one for vsock)"
+
+	mkdir -p "$VM_DIR"
+	if vm_qemu_pid "$VM_DIR" >/dev/null; then
+		vm_die "a VM already runs in $VM_DIR (tools/vm stop --dir $VM_DIR)"
+	fi
+	rm -f "$VM_DIR"/{console.log,qmp.sock,qemu.pid,qemu.log,devices.json,vm.env,vsockd.log,vsockd.pid}
+
+	local vsockd=$VM_TOP/build/bin/upcall-vsockd
+	if [[ $vsock -eq 1 && ! -x $vsockd ]]; then
+		vm_log "build/bin/upcall-vsockd not found: starting without vsock"
+		vsock=0
+	fi
+
+	# Device models: vsock first so it takes the last virtio-mmio slot on
+	# microvm (QEMU fills the transports from the top down; checked below).
+	local qemu=("$VM_QEMU" -accel tcg -nodefaults -no-reboot -display none
+		-cpu max -m "$mem"
+		-smp "$cpus,maxcpus=$maxcpus,sockets=$maxcpus,cores=1,threads=1"
+		-chardev "file,id=con,path=$VM_DIR/console.log" -serial chardev:con
+		-qmp "unix:$VM_DIR/qmp.sock,server=on,wait=off"
+		-pidfile "$VM_DIR/qemu.pid" -daemonize -S
+		-kernel "$kernel" -initrd "$initrd")
+	local mopts cmdline="console=ttyS0 panic=-1" vsock_dev=
+	if [[ $machine == pc ]]; then
+		mopts=pc
+		qemu+=(-bios "$VM_QBOOT")
+		vsock_dev=vhost-user-vsock-pci
+		if ((maxcpus > cpus)); then
+			if ((maxcpus - 1 == cpus)); then
+				cmdline+=" hotplug_apic_ids=$cpus"
+			else
+				cmdline+=" hotplug_apic_ids=$cpus-$((maxcpus - 1))"
+			fi
+		fi
+	else
+		# No ACPI and no automatic virtio_mmio.device= arguments: the
+		# guest learns only what we announce. The PIT calibrates the TSC.
+		mopts=microvm,acpi=off,auto-kernel-cmdline=off,pit=on,pic=on,rtc=on
+		vsock_dev=vhost-user-vsock-device
+	fi
+	if [[ $vsock -eq 1 ]]; then
+		vm_start_vsockd "$VM_DIR" "$cid" "$vsockd"
+		qemu+=(-object "memory-backend-memfd,id=mem,size=$(vm_size_bytes "$mem"),share=on"
+			-chardev "socket,id=vu,path=$VM_DIR/vhost-user.sock"
+			-device "$vsock_dev,chardev=vu,id=vsock0")
+		mopts+=",memory-backend=mem"
+		# The first device on microvm lands in the top transport.
+		[[ $machine == microvm ]] && cmdline+=" virtio_mmio.device=512@0xfeb00e00:12"
+	fi
+	local d id file resolved=()
+	for d in "${disks[@]}"; do
+		[[ $d =~ ^([A-Za-z][A-Za-z0-9_-]*)=(.+)$ ]] || vm_die "start: --disk wants ID=FILE, got $d"
+		id=${BASH_REMATCH[1]} file=$(realpath "${BASH_REMATCH[2]}") ||
+			vm_die "start: disk file ${BASH_REMATCH[2]} not found"
+		[[ $id != vsock0 ]] || vm_die "start: disk id vsock0 is reserved"
+		qemu+=(-drive "if=none,id=$id,file=$file,format=raw"
+			-device "virtio-blk-device,drive=$id,id=$id")
+		resolved+=("$id=$file")
+	done
+	qemu+=(-machine "$mopts" -append "$cmdline${append}")
+
+	printf '%q ' "${qemu[@]}" >"$VM_DIR/qemu.cmdline"
+	echo >>"$VM_DIR/qemu.cmdline"
+	if ! "${qemu[@]}" 2>"$VM_DIR/qemu.log"; then
+		cat "$VM_DIR/qemu.log" >&2
+		vm_stop_quiet "$VM_DIR"
+		vm_die "QEMU did not start (command in $VM_DIR/qemu.cmdline)"
+	fi
+	local qpid
+	qpid=$(vm_qemu_pid "$VM_DIR") || vm_die "QEMU started but $VM_DIR/qemu.pid names no running QEMU"
+
+	# QEMU is paused (-S): check the virtio-mmio layout before the guest runs.
+	if [[ $machine == microvm ]]; then
+		vm_check_mmio "$VM_DIR" "$vsock" "${resolved[@]}" || {
+			vm_stop_quiet "$VM_DIR"
+			vm_die "virtio-mmio layout check failed"
+		}
+	else
+		echo "[]" >"$VM_DIR/devices.json"
+	fi
+	{
+		echo "MACHINE=$machine"
+		echo "CPUS=$cpus"
+		echo "MAXCPUS=$maxcpus"
+		echo "MEM=$mem"
+		echo "CID=$cid"
+		echo "VSOCK=$vsock"
+		echo "QEMU_PID=$qpid"
+		echo "KERNEL=$kernel"
+		echo "INITRD=$initrd"
+		printf 'CMDLINE=%q\n' "$cmdline$append"
+	} >"$VM_DIR/vm.env"
+
+	local t0 line ms
+	t0=$(vm_now_ms)
+	python3 "$VM_TOOLS/lib/qmp.py" "$VM_DIR/qmp.sock" '{"execute":"cont"}' >/dev/null ||
+		{ vm_stop_quiet "$VM_DIR"; vm_die "QMP cont failed"; }
+	if ! line=$(vm_wait_console_in "$VM_DIR" "$ready" "$timeout" 0); then
+		vm_console_tail "$VM_DIR" >&2
+		vm_stop_quiet "$VM_DIR"
+		vm_die "$machine guest in $VM_DIR did not become ready"
+	fi
+	ms=$(($(vm_now_ms) - t0))
+	echo "BOOT_TO_READY_MS=$ms" >>"$VM_DIR/vm.env"
+	echo "vm: $machine ready in $ms ms (cpus $cpus/$maxcpus, vsock $([[ $vsock -eq 1 ]] && echo "cid $cid" || echo off), pid $qpid): $line"
+}
+
+# Reads the occupied virtio-mmio transports from QEMU, checks that vsock0
+# is where the command line announced it and writes devices.json for the
+# disks (the guest is not told about them).
+vm_check_mmio() {
+	local dir=$1 vsock=$2 map
+	shift 2
+	map=$(python3 "$VM_TOOLS/lib/qmp.py" "$dir/qmp.sock" --mmio-map) || return 1
+	python3 - "$dir/devices.json" "$vsock" "$map" "$@" <<'EOF' || return 1
+import json, sys
+out, vsock, transports, disks = sys.argv[1], sys.argv[2] == "1", json.loads(sys.argv[3]), sys.argv[4:]
+by_id = {t["id"]: t for t in transports}
+if vsock:
+    v = by_id.get("vsock0")
+    if not v or v["base"] != "0xfeb00e00" or v["irq"] != 12:
+        sys.exit("vm: error: vsock0 is not at 0xfeb00e00 IRQ 12 as announced: %s" % v)
+devices = []
+for d in disks:
+    ident, _, path = d.partition("=")
+    t = by_id.get(ident)
+    if not t:
+        sys.exit("vm: error: disk %s has no virtio-mmio transport in QEMU" % ident)
+    devices.append({"id": ident, "file": path, "base": t["base"],
+                    "size": t["size"], "irq": t["irq"]})
+with open(out + ".tmp", "w") as f:
+    json.dump(devices, f, indent=1)
+    f.write("\n")
+import os
+os.rename(out + ".tmp", out)
+for d in devices:
+    print("vm: disk %s: virtio-mmio %s size %s irq %d (not announced)" % (d["id"], d["base"], d["size"], d["irq"]))
+EOF
+}
