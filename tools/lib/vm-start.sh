@@ -107,6 +107,18 @@ vm_start() {
 	[[ $machine == microvm || ${#disks[@]} -eq 0 ]] || vm_die "start: --disk is for --machine microvm"
 	((${#disks[@]} <= 7)) || vm_die "start: at most 7 disks (8 virtio-mmio transports, one for vsock)"
 
+	local d id file resolved=() disk_args=()
+	for d in "${disks[@]}"; do
+		[[ $d =~ ^([A-Za-z][A-Za-z0-9_-]*)=(.+)$ ]] || vm_die "start: --disk wants ID=FILE, got $d"
+		id=${BASH_REMATCH[1]}
+		file=$(realpath -e "${BASH_REMATCH[2]}" 2>/dev/null) || vm_die "start: disk file ${BASH_REMATCH[2]} not found"
+		[[ $id != vsock0 ]] || vm_die "start: disk id vsock0 is reserved"
+		[[ " ${resolved[*]} " != *" $id="* ]] || vm_die "start: disk id $id given twice"
+		disk_args+=(-drive "if=none,id=$id,file=$file,format=raw"
+			-device "virtio-blk-device,drive=$id,id=$id")
+		resolved+=("$id=$file")
+	done
+
 	mkdir -p "$VM_DIR"
 	if vm_qemu_pid "$VM_DIR" >/dev/null; then
 		vm_die "a VM already runs in $VM_DIR (tools/vm stop --dir $VM_DIR)"
@@ -155,16 +167,7 @@ vm_start() {
 		# The first device on microvm lands in the top transport.
 		[[ $machine == microvm ]] && cmdline+=" virtio_mmio.device=512@0xfeb00e00:12"
 	fi
-	local d id file resolved=()
-	for d in "${disks[@]}"; do
-		[[ $d =~ ^([A-Za-z][A-Za-z0-9_-]*)=(.+)$ ]] || vm_die "start: --disk wants ID=FILE, got $d"
-		id=${BASH_REMATCH[1]} file=$(realpath "${BASH_REMATCH[2]}") ||
-			vm_die "start: disk file ${BASH_REMATCH[2]} not found"
-		[[ $id != vsock0 ]] || vm_die "start: disk id vsock0 is reserved"
-		qemu+=(-drive "if=none,id=$id,file=$file,format=raw"
-			-device "virtio-blk-device,drive=$id,id=$id")
-		resolved+=("$id=$file")
-	done
+	qemu+=("${disk_args[@]}")
 	qemu+=(-machine "$mopts" -append "$cmdline${append}")
 
 	printf '%q ' "${qemu[@]}" >"$VM_DIR/qemu.cmdline"
