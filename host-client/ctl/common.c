@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: MIT
+/*
+ * upcall-ctl helpers shared by the subcommands: global options, reporting
+ * (human text or one JSON document), number parsing, connecting.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+void ctl_init(struct ctl *c, const char *prog)
+{
+	memset(c, 0, sizeof(*c));
+	c->prog = prog;
+	c->port = UPCALL_DEFAULT_PORT;
+	c->agent_port = UPCALL_AGENT_PORT;
+	c->timeout_ms = UPCALL_DEFAULT_TIMEOUT_MS;
+	c->result = json_object_new_object();
+	json_object_object_add(c->result, "ok", json_object_new_boolean(1));
+}
+
+void ctl_fini(struct ctl *c)
+{
+	json_object_put(c->result);
+	c->result = NULL;
+}
+
+int ctl_parse_u64(const char *s, uint64_t *v)
+{
+	unsigned long long x;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+int ctl_parse_u32(const char *s, uint32_t *v)
+{
+	uint64_t x;
+	int err = ctl_parse_u64(s, &x);
+
+	if (err)
+		return err;
+	if (x > UINT32_MAX)
+		return -ERANGE;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/* --run DIR: the launcher's run folder names every socket. */
+static void set_run_dir(struct ctl *c, const char *dir)
+{
+	snprintf(c->run_paths[0], PATH_MAX, "%s/vsock.sock", dir);
+	snprintf(c->run_paths[1], PATH_MAX, "%s/qmp.sock", dir);
+	snprintf(c->run_paths[2], PATH_MAX, "%s/devices.json", dir);
+	c->uds = c->run_paths[0];
+	c->qmp = c->run_paths[1];
+	c->devices = c->run_paths[2];
+}
+
+int ctl_global_option(struct ctl *c, int opt, const char *arg)
+{
+	uint64_t secs_ms;
+	uint32_t v;
+
+	switch (opt) {
+	case 'U':
+		c->uds = arg;
+		c->have_cid = false;
+		return 0;
+	case 'C':
+		if (ctl_parse_u32(arg, &v))
+			return ctl_usage_error(c, NULL, "--cid: not a CID: '%s'", arg);
+		c->cid = v;
+		c->have_cid = true;
+		c->uds = NULL;
+		return 0;
+	case 'P':
+		if (ctl_parse_u32(arg, &v))
+			return ctl_usage_error(c, NULL, "--port: not a port: '%s'", arg);
+		c->port = v;
+		return 0;
+	case 'Q':
+		c->qmp = arg;
+		return 0;
+	case 'R':
+		set_run_dir(c, arg);
+		return 0;
+	case 'D':
+		c->devices = arg;
+		return 0;
+	case 'T': {
+		/* Seconds, with up to three decimals ("0.5"). */
+		char *end;
+		double s;
+
+		errno = 0;
+		s = strtod(arg, &end);
+		if (errno || *end || end == arg || !(s > 0) || s > 86400)
+			return ctl_usage_error(c, NULL,
+					       "--timeout: not a positive number of seconds: '%s'", arg);
+		secs_ms = (uint64_t)(s * 1000.0);
+		c->timeout_ms = secs_ms ? (int)secs_ms : 1;
+		c->timeout_set = true;
+		return 0;
+	}
+	case 'J':
+		c->json = true;
+		return 0;
+	case 'v':
+		c->verbose++;
+		return 0;
+	}
+	return 1;
+}
+
+static void vreport(struct ctl *c, int code, int err, const char *fmt,
+		    va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (err < 0)
+		err = -err;
+	if (c->json) {
+		json_object_object_add(c->result, "ok", json_object_new_boolean(0));
+		/* The first error is the cause; later ones are consequences. */
+		if (!json_object_object_get_ex(c->result, "error", NULL)) {
+			json_object_object_add(c->result, "error",
+					       json_object_new_string(msg));
+			json_object_object_add(c->result, "errno",
+					       json_object_new_int(err));
+			json_object_object_add(c->result, "exit_code",
+					       json_object_new_int(code));
+		}
+	} else {
+		fprintf(stderr, "%s: %s\n", c->prog, msg);
+	}
+}
+
+int ctl_error(struct ctl *c, int code, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, code, err, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ctl_usage_error(struct ctl *c, const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, CTL_EUSAGE, EINVAL, fmt, ap);
+	va_end(ap);
+	if (c->json)
+		json_object_object_add(c->result, "usage_error",
+				       json_object_new_boolean(1));
+	else if (usage)
+		fputs(usage, stderr);
+	else
+		fprintf(stderr, "Try '%s --help'.\n", c->prog);
+	return CTL_EUSAGE;
+}
+
+int ctl_help(struct ctl *c, const char *usage)
+{
+	if (c->json)
+		json_object_object_add(c->result, "usage",
+				       json_object_new_string(usage));
+	else
+		fputs(usage, stdout);
+	return CTL_OK;
+}
+
+void ctl_info(struct ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+void ctl_debug(struct ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->verbose)
+		return;
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out)
+{
+	struct upcall *h;
+	int err;
+
+	*out = NULL;
+	if (!c->uds && !c->have_cid)
+		return ctl_usage_error(c, NULL,
+				       "no guest address: give --uds PATH, --cid N or --run DIR");
+	h = upcall_new();
+	if (!h)
+		return ctl_error(c, CTL_ECONN, ENOMEM, "out of memory");
+	upcall_set_timeout(h, c->timeout_ms);
+	if (c->uds) {
+		ctl_debug(c, "connecting to %s, guest port %u", c->uds, port);
+		err = upcall_connect_hybrid(h, c->uds, port);
+	} else {
+		ctl_debug(c, "connecting to vsock %u:%u", c->cid, port);
+		err = upcall_connect_vsock(h, c->cid, port);
+	}
+	if (err) {
+		ctl_error(c, CTL_ECONN, err, "%s", upcall_last_error(h));
+		upcall_free(h);
+		return CTL_ECONN;
+	}
+	*out = h;
+	return CTL_OK;
+}
+
+int ctl_open_devmgr(struct ctl *c, struct upcall **out)
+{
+	int rc = ctl_connect(c, c->port, out);
+	int err;
+
+	if (rc)
+		return rc;
+	err = upcall_devmgr_start(*out);
+	if (err < 0) {
+		rc = ctl_error(c, CTL_ECONN, err, "device manager: %s",
+			       upcall_last_error(*out));
+		upcall_free(*out);
+		*out = NULL;
+		return rc;
+	}
+	ctl_debug(c, "device manager greeting OK");
+	return CTL_OK;
+}

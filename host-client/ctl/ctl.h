@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* upcall-ctl: state shared by the subcommands and their helpers. */
+#ifndef UPCALL_CTL_H
+#define UPCALL_CTL_H
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json.h>
+
+#include "upcall.h"
+
+/* Exit codes (documented in upcall-ctl.1). */
+enum ctl_exit {
+	CTL_OK = 0,
+	CTL_EGUEST = 1,   /* the guest refused or the request failed */
+	CTL_EUSAGE = 2,   /* bad command line */
+	CTL_ECONN = 3,    /* cannot connect, timeout, protocol violation */
+	CTL_EVMM = 4,     /* QMP / VMM failure */
+};
+
+struct ctl {
+	const char *prog;
+	const char *uds;          /* hybrid vsock Unix socket */
+	uint32_t cid;
+	bool have_cid;
+	uint32_t port;            /* device-manager port */
+	uint32_t agent_port;      /* agent status service port */
+	const char *qmp;          /* QMP Unix socket */
+	const char *devices;      /* devices.json of a launcher run folder */
+	int timeout_ms;
+	bool timeout_set;
+	bool json;
+	int verbose;
+	/* The JSON document printed at the end (--json). */
+	json_object *result;
+	char run_paths[3][PATH_MAX];
+};
+
+#define CTL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* The options every subcommand accepts too. */
+#define CTL_GLOBAL_LONGOPTS                                   \
+	{ "uds", required_argument, NULL, 'U' },              \
+	{ "cid", required_argument, NULL, 'C' },              \
+	{ "port", required_argument, NULL, 'P' },             \
+	{ "qmp", required_argument, NULL, 'Q' },              \
+	{ "run", required_argument, NULL, 'R' },              \
+	{ "devices", required_argument, NULL, 'D' },          \
+	{ "timeout", required_argument, NULL, 'T' },          \
+	{ "json", no_argument, NULL, 'J' },                   \
+	{ "verbose", no_argument, NULL, 'v' },                \
+	{ "help", no_argument, NULL, 'h' }
+#define CTL_GLOBAL_SHORTOPTS "vh"
+
+void ctl_init(struct ctl *c, const char *prog);
+void ctl_fini(struct ctl *c);
+/* Apply a global option: 0 if it was one, 1 if not, CTL_EUSAGE if its
+ * argument is bad (already reported). */
+int ctl_global_option(struct ctl *c, int opt, const char *arg);
+
+/* Report a failure (stderr, or the JSON document) and return code. err is
+ * a positive or negative errno, or 0. */
+int ctl_error(struct ctl *c, int code, int err, const char *fmt, ...)
+	CTL_PRINTF(4, 5);
+/* A command-line error: message plus the usage text; returns CTL_EUSAGE. */
+int ctl_usage_error(struct ctl *c, const char *usage, const char *fmt, ...)
+	CTL_PRINTF(3, 4);
+/* --help: the usage text on stdout (inside JSON with --json). */
+int ctl_help(struct ctl *c, const char *usage);
+/* Human-mode message on stdout; nothing with --json. */
+void ctl_info(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
+/* With -v: a progress message on stderr. */
+void ctl_debug(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
+
+/* Connect to a guest port as the options say; errors reported (CTL_*). */
+int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out);
+/* Connect to the device manager and check its greeting. */
+int ctl_open_devmgr(struct ctl *c, struct upcall **out);
+
+/* Strict number parsing (decimal or 0x hex): 0 or -EINVAL/-ERANGE. */
+int ctl_parse_u64(const char *s, uint64_t *v);
+int ctl_parse_u32(const char *s, uint32_t *v);
+
+/* Subcommands. argv[0] is the subcommand's name. */
+int cpu_main(struct ctl *c, int argc, char **argv);
+int mmio_main(struct ctl *c, int argc, char **argv);
+int status_main(struct ctl *c, int argc, char **argv);
+int wait_ready_main(struct ctl *c, int argc, char **argv);
+
+#endif /* UPCALL_CTL_H */

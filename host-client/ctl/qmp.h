@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* A small QMP client: one command at a time, events kept for later. */
+#ifndef UPCALL_CTL_QMP_H
+#define UPCALL_CTL_QMP_H
+
+#include <json.h>
+
+struct qmp;
+
+/* Connect, read the greeting, negotiate capabilities. NULL on failure with
+ * *err (negative errno) and a message in errbuf. */
+struct qmp *qmp_open(const char *path, int timeout_ms, int *err,
+		     char *errbuf, size_t errlen);
+void qmp_close(struct qmp *q);
+/* Run a command; args (may be NULL) is consumed. On success *ret (if not
+ * NULL) holds the "return" value, to be put by the caller. -EREMOTEIO
+ * when QEMU answers with an error (see qmp_last_error). */
+int qmp_execute(struct qmp *q, const char *cmd, json_object *args,
+		json_object **ret);
+/* Wait for an event named name whose data.device or data.path equals
+ * device (device may be NULL), looking first at events already received. */
+int qmp_wait_event(struct qmp *q, const char *name, const char *device,
+		   int timeout_ms);
+const char *qmp_last_error(const struct qmp *q);
+/* Class of QEMU's last error ("GenericError", "DeviceNotFound"...). */
+const char *qmp_last_error_class(const struct qmp *q);
+
+#endif /* UPCALL_CTL_QMP_H */

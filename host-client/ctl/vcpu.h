@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* QEMU vCPU slots through QMP: list, plug, unplug. */
+#ifndef UPCALL_CTL_VCPU_H
+#define UPCALL_CTL_VCPU_H
+
+#include <stdbool.h>
+
+#include "qmp.h"
+
+#define VCPU_ID_PREFIX "upcall-cpu-"
+#define VCPU_PERIPHERAL "/machine/peripheral/"
+
+struct vcpu_slot {
+	char type[64];          /* CPU model's QOM type, for device_add */
+	json_object *props;     /* socket-id, core-id, thread-id... (owned) */
+	bool plugged;
+	bool hotplugged;        /* added with device_add (has an id) */
+	char qom_path[256];
+	char id[64];            /* device id of a hot-added vCPU */
+	long apic_id;           /* QEMU's value when plugged, else predicted */
+};
+
+struct vcpu_list {
+	struct vcpu_slot *slots;
+	size_t n;
+};
+
+/* query-hotpluggable-cpus, then the APIC ID of each slot: read with
+ * qom-get for plugged vCPUs, computed from the topology for free slots. */
+int vcpu_list_get(struct qmp *q, struct vcpu_list *l);
+void vcpu_list_free(struct vcpu_list *l);
+/* device_add the slot as VCPU_ID_PREFIX<apic id>, then read its real APIC
+ * ID back with qom-get. */
+int vcpu_plug(struct qmp *q, struct vcpu_slot *s);
+/* device_del a plugged vCPU (by id, or QOM path for boot-time vCPUs). */
+int vcpu_unplug(struct qmp *q, const struct vcpu_slot *s);
+/* The name DEVICE_DELETED will carry for this vCPU. */
+const char *vcpu_device_name(const struct vcpu_slot *s);
+
+#endif /* UPCALL_CTL_VCPU_H */

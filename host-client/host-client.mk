@@ -1,0 +1,101 @@
+# host-client: libupcall (static + shared) and the upcall-ctl command.
+# Variables and targets here all start with HC_ / hc- / host-client.
+
+HC_DIR := host-client
+HC_OUT := $(BUILD)/host-client
+HC_LIBDIR := $(BUILD)/lib
+HC_SONAME := libupcall.so.0
+HC_SOVER := $(HC_SONAME).1.0
+HC_A := $(HC_LIBDIR)/libupcall.a
+HC_SO := $(HC_LIBDIR)/$(HC_SOVER)
+HC_PC := $(HC_LIBDIR)/libupcall.pc
+HC_CTL := $(BIN)/upcall-ctl
+HC_MAN := $(HC_DIR)/upcall-ctl.1
+
+HC_JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
+HC_JSONC_LIBS := $(or $(shell pkg-config --libs json-c 2>/dev/null),-ljson-c)
+
+HC_LIB_SRCS := $(sort $(wildcard $(HC_DIR)/lib/*.c))
+HC_CTL_SRCS := $(sort $(wildcard $(HC_DIR)/ctl/*.c))
+# Everything of upcall-ctl except main(), so tests can drive the commands.
+HC_CTL_CORE_SRCS := $(filter-out $(HC_DIR)/ctl/upcall-ctl.c,$(HC_CTL_SRCS))
+
+HC_CPPFLAGS := -I$(HC_DIR)/include -I$(HC_DIR)/lib -I$(HC_DIR)/ctl \
+	-DUPCALL_VERSION='"$(VERSION)"'
+HC_CFLAGS := $(HOST_CFLAGS) $(HC_CPPFLAGS) $(HC_JSONC_CFLAGS)
+
+HC_LIB_OBJS := $(HC_LIB_SRCS:$(HC_DIR)/%.c=$(HC_OUT)/pic/%.o)
+HC_CTL_OBJS := $(HC_CTL_SRCS:$(HC_DIR)/%.c=$(HC_OUT)/obj/%.o)
+# Sanitizer builds for the unit tests.
+HC_SAN_LIB_OBJS := $(HC_LIB_SRCS:$(HC_DIR)/%.c=$(HC_OUT)/san/%.o)
+HC_SAN_CORE_OBJS := $(HC_CTL_CORE_SRCS:$(HC_DIR)/%.c=$(HC_OUT)/san/%.o)
+
+ALL_TARGETS += $(HC_A) $(HC_SO) $(HC_PC) $(HC_CTL)
+CLEAN_DIRS += $(HC_OUT)
+
+$(HC_OUT)/pic/%.o: $(HC_DIR)/%.c
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HC_CFLAGS) -fPIC -c -o $@ $<
+
+$(HC_OUT)/obj/%.o: $(HC_DIR)/%.c
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HC_CFLAGS) -c -o $@ $<
+
+$(HC_OUT)/san/%.o: $(HC_DIR)/%.c
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HC_CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
+
+$(HC_A): $(HC_LIB_OBJS)
+	$(call quiet,AR,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(HC_SO): $(HC_LIB_OBJS) $(HC_DIR)/lib/libupcall.map
+	$(call quiet,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -shared -Wl,-soname,$(HC_SONAME) \
+		-Wl,--version-script,$(HC_DIR)/lib/libupcall.map -Wl,-z,defs \
+		-o $@ $(HC_LIB_OBJS)
+	$(Q)ln -sf $(HC_SOVER) $(HC_LIBDIR)/$(HC_SONAME)
+	$(Q)ln -sf $(HC_SONAME) $(HC_LIBDIR)/libupcall.so
+
+# $(1): output, $(2): prefix, $(3): libdir, $(4): includedir
+define hc_gen_pc
+	$(Q)mkdir -p $(dir $(1))
+	$(Q)sed -e 's|@PREFIX@|$(2)|' -e 's|@LIBDIR@|$(3)|' \
+		-e 's|@INCLUDEDIR@|$(4)|' -e 's|@VERSION@|$(VERSION)|' \
+		$(HC_DIR)/libupcall.pc.in > $(1)
+endef
+
+$(HC_PC): $(HC_DIR)/libupcall.pc.in FORCE-hc
+	$(call hc_gen_pc,$@,$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
+
+.PHONY: FORCE-hc
+FORCE-hc:
+
+# upcall-ctl links libupcall statically: one self-contained binary.
+$(HC_CTL): $(HC_CTL_OBJS) $(HC_A)
+	$(call quiet,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) -o $@ $(HC_CTL_OBJS) $(HC_A) $(HC_JSONC_LIBS)
+
+.PHONY: hc-install
+INSTALL_TARGETS += hc-install
+hc-install: $(HC_A) $(HC_SO) $(HC_CTL)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(HC_CTL) $(DESTDIR)$(BINDIR)/upcall-ctl
+	install -m 0644 $(HC_A) $(DESTDIR)$(LIBDIR)/libupcall.a
+	install -m 0755 $(HC_SO) $(DESTDIR)$(LIBDIR)/$(HC_SOVER)
+	ln -sf $(HC_SOVER) $(DESTDIR)$(LIBDIR)/$(HC_SONAME)
+	ln -sf $(HC_SONAME) $(DESTDIR)$(LIBDIR)/libupcall.so
+	install -m 0644 $(HC_DIR)/include/upcall.h $(DESTDIR)$(INCLUDEDIR)/upcall.h
+	install -m 0644 $(HC_MAN) $(DESTDIR)$(MANDIR)/man1/upcall-ctl.1
+	$(call hc_gen_pc,$(DESTDIR)$(PKGCONFIGDIR)/libupcall.pc,$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
+
+-include $(HC_LIB_OBJS:.o=.d) $(HC_CTL_OBJS:.o=.d) $(HC_SAN_LIB_OBJS:.o=.d) $(HC_SAN_CORE_OBJS:.o=.d)
+

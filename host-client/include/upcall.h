@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libupcall: host side of the upcall device-manager protocol.
+ *
+ * One handle per connection, no global state. Every function that may block
+ * honours the handle's timeout. Functions return 0 (or a length) on success
+ * and a negative errno on failure; upcall_last_error() then says what
+ * happened in words.
+ *
+ * Typical use:
+ *
+ *	struct upcall *h = upcall_new();
+ *	upcall_connect_hybrid(h, "/run/vm/vsock.sock", UPCALL_DEFAULT_PORT);
+ *	upcall_devmgr_start(h);
+ *	uint8_t ids[] = { 1, 2 };
+ *	struct upcall_reply r;
+ *	upcall_cpu_add(h, ids, 2, &r);	// then look at r.ret and r.apic_index
+ *	upcall_free(h);
+ */
+#ifndef UPCALL_H
+#define UPCALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Wire facts (see docs/protocol.md). */
+#define UPCALL_MSG_SIZE 1024u
+#define UPCALL_HDR_SIZE 16u
+#define UPCALL_MAGIC_VERSION 0x444D0100u
+#define UPCALL_DEFAULT_PORT 219u
+#define UPCALL_AGENT_PORT 1219u
+#define UPCALL_SERVICE_DEVMGR 'd'
+#define UPCALL_CPU_PAYLOAD_SIZE 258u
+#define UPCALL_MMIO_PAYLOAD_SIZE 24u
+#define UPCALL_CPU_REPLY_SIZE 4u
+#define UPCALL_MAX_CPU_BATCH 255u
+#define UPCALL_DEFAULT_TIMEOUT_MS 5000
+
+enum upcall_msg_type {
+	UPCALL_MSG_CONNECT = 0,
+	UPCALL_MSG_ADD_CPU = 1,
+	UPCALL_MSG_DEL_CPU = 2,
+	UPCALL_MSG_ADD_MEM = 3,
+	UPCALL_MSG_DEL_MEM = 4,
+	UPCALL_MSG_ADD_MMIO = 5,
+	UPCALL_MSG_DEL_MMIO = 6,
+	UPCALL_MSG_ADD_PCI = 7,
+	UPCALL_MSG_DEL_PCI = 8,
+};
+
+struct upcall_header {
+	uint32_t magic_version;
+	uint32_t msg_size;
+	uint32_t msg_type;
+	uint32_t msg_flags;
+};
+
+/* A decoded reply. ret is the guest's answer: 0 or a negative errno. */
+struct upcall_reply {
+	uint32_t msg_type;
+	uint32_t msg_size;
+	int32_t ret;
+	/* CPU replies only: how many APIC IDs of the batch the guest handled. */
+	bool has_apic_index;
+	uint32_t apic_index;
+};
+
+/* ---- codec: pure, no I/O (bytes <-> structs) ---- */
+
+/* Fill buf (UPCALL_MSG_SIZE bytes) with a CPU request. -EINVAL on a bad type
+ * or a count outside 1..UPCALL_MAX_CPU_BATCH. */
+int upcall_encode_cpu(uint8_t *buf, enum upcall_msg_type type,
+		      const uint8_t *apic_ids, unsigned int count);
+/* Fill buf with an MMIO request. -EINVAL on a bad type, a zero size or a
+ * window that wraps around the address space. */
+int upcall_encode_mmio(uint8_t *buf, enum upcall_msg_type type,
+		       uint64_t base, uint64_t size, uint32_t irq);
+void upcall_decode_header(const uint8_t *buf, struct upcall_header *hdr);
+/* 0 if buf (len bytes) is exactly the device manager's greeting, -EPROTO
+ * (or -EMSGSIZE for a wrong length) otherwise. */
+int upcall_check_greeting(const uint8_t *buf, size_t len);
+/* Decode a reply to a request of type expect_type (and, for CPU requests,
+ * of count APIC IDs). -EPROTO on a wrong magic, type or size. */
+int upcall_decode_reply(const uint8_t *buf, size_t len,
+			uint32_t expect_type, unsigned int count,
+			struct upcall_reply *reply);
+/* Parse a hybrid vsock handshake line ("OK <port>\n"). 0 and *host_port
+ * on success, -ECONNREFUSED otherwise. */
+int upcall_parse_hybrid_reply(const char *line, size_t len,
+			      uint32_t *host_port);
+
+/* ---- handle, transport, session ---- */
+
+struct upcall;
+
+/* NULL only when out of memory. */
+struct upcall *upcall_new(void);
+void upcall_free(struct upcall *h);
+/* Timeout of each call on this handle, in milliseconds (> 0). */
+int upcall_set_timeout(struct upcall *h, int timeout_ms);
+int upcall_get_timeout(const struct upcall *h);
+
+/* Kernel vsock: connect to (cid, port). */
+int upcall_connect_vsock(struct upcall *h, uint32_t cid, uint32_t port);
+/* Hybrid vsock: connect to the VMM's Unix socket and ask for guest port
+ * with "CONNECT <port>\n". -ECONNREFUSED if the VMM does not answer "OK". */
+int upcall_connect_hybrid(struct upcall *h, const char *uds_path,
+			  uint32_t port);
+/* Adopt an already-connected stream socket (the handle owns it then). */
+int upcall_connect_fd(struct upcall *h, int fd);
+void upcall_close(struct upcall *h);
+int upcall_fd(const struct upcall *h);
+
+/* Select the device-manager service and check the guest's greeting. */
+int upcall_devmgr_start(struct upcall *h);
+
+/* Send one request and read its reply. Return 0 when a valid reply came
+ * back: then reply->ret says whether the guest accepted it. */
+int upcall_cpu_add(struct upcall *h, const uint8_t *apic_ids,
+		   unsigned int count, struct upcall_reply *reply);
+int upcall_cpu_del(struct upcall *h, const uint8_t *apic_ids,
+		   unsigned int count, struct upcall_reply *reply);
+int upcall_mmio_add(struct upcall *h, uint64_t base, uint64_t size,
+		    uint32_t irq, struct upcall_reply *reply);
+int upcall_mmio_del(struct upcall *h, uint64_t base, uint64_t size,
+		    uint32_t irq, struct upcall_reply *reply);
+
+/* Agent status service (guest port UPCALL_AGENT_PORT): send one request
+ * line (without '\n') on a connected handle and read one reply line into
+ * out (NUL-terminated, without the '\n'). Returns the line's length,
+ * -EMSGSIZE if it does not fit in outsz - 1 bytes. */
+ssize_t upcall_agent_request(struct upcall *h, const char *request,
+			     char *out, size_t outsz);
+
+/* What went wrong in the last failing call on this handle. */
+const char *upcall_last_error(const struct upcall *h);
+/* Text for a negative errno returned by this library. */
+const char *upcall_strerror(int err);
+const char *upcall_msg_type_name(uint32_t type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UPCALL_H */

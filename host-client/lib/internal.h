@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to libupcall: the handle and the I/O helpers shared by its files. */
+#ifndef UPCALL_INTERNAL_H
+#define UPCALL_INTERNAL_H
+
+#include <stdint.h>
+
+#include "upcall.h"
+
+struct upcall {
+	int fd;
+	int timeout_ms;
+	char err[256];
+};
+
+#define UC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Record a message for upcall_last_error() and return err (negative). */
+int uc_fail(struct upcall *h, int err, const char *fmt, ...) UC_PRINTF(3, 4);
+
+/* Milliseconds on the monotonic clock. */
+int64_t uc_now_ms(void);
+/* Deadline for one call on h, starting now. */
+int64_t uc_deadline(const struct upcall *h);
+
+/* Write or read exactly len bytes before the deadline, looping over short
+ * transfers and EINTR. what names the data in error messages. */
+int uc_write_all(struct upcall *h, const void *buf, size_t len,
+		 int64_t deadline, const char *what);
+int uc_read_all(struct upcall *h, void *buf, size_t len, int64_t deadline,
+		const char *what);
+/* Read up to and including '\n', one byte at a time so nothing after the
+ * line is consumed. Returns the length (line is NUL-terminated), 0 on EOF
+ * before any byte, -EMSGSIZE when no '\n' comes within max - 1 bytes. */
+ssize_t uc_read_line(struct upcall *h, char *line, size_t max,
+		     int64_t deadline, const char *what);
+
+#endif /* UPCALL_INTERNAL_H */
