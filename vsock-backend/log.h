@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Leveled logging to stderr for upcall-vsockd. */
+#ifndef VSOCKD_LOG_H
+#define VSOCKD_LOG_H
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/*
+ * The threshold is the only process-wide state of the daemon: it is set
+ * once from the command line and read by every component that logs.
+ */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+int log_parse_level(const char *name, enum log_level *out);
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_dbg(...)                                                           \
+	do {                                                                   \
+		if (log_get_level() >= LOG_DEBUG)                              \
+			log_msg(LOG_DEBUG, __VA_ARGS__);                       \
+	} while (0)
+
+#endif

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+/*
+ * upcall-vsockd: a vhost-user virtio-vsock back-end that connects guest
+ * vsock streams to host Unix sockets (the "hybrid vsock" convention).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "vhost_user.h"
+#include "vsock_dev.h"
+
+#ifndef VERSION
+#define VERSION "unknown"
+#endif
+
+#define DEFAULT_CID 3
+#define DEFAULT_TX_BUFFER (64u * 1024)
+#define MIN_TX_BUFFER 4096u
+#define MAX_TX_BUFFER (16u * 1024 * 1024)
+
+struct options {
+	const char *socket_path;
+	const char *uds_path;
+	uint64_t guest_cid;
+	uint32_t tx_buffer_size;
+	int connect_timeout_ms;
+	enum log_level level;
+};
+
+struct daemon {
+	struct loop loop;
+	struct vsock_dev dev;
+	struct vhost_user vu;
+	struct host_uds uds;
+	struct ev_handler sig_ev;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: upcall-vsockd --socket PATH --uds-path PATH [OPTION]...\n"
+		"vhost-user virtio-vsock back-end with hybrid Unix-socket connections.\n"
+		"\n"
+		"  --socket PATH            vhost-user socket to listen on (QEMU connects:\n"
+		"                           -chardev socket,path=PATH)\n"
+		"  --uds-path PATH          host side: clients connect here and write\n"
+		"                           \"CONNECT <port>\\n\"; guest connections to host\n"
+		"                           port P go to PATH_P\n"
+		"  --guest-cid N            guest CID reported to the guest (default %d)\n"
+		"  --tx-buffer-size BYTES   per-connection buffer for guest data, the credit\n"
+		"                           the guest gets (default 64K; %uK..%uM; K/M suffix)\n"
+		"  --connect-timeout MS     how long the guest has to accept a host\n"
+		"                           connection (default 5000)\n"
+		"  --log-level LEVEL        error, warn, info (default), debug\n"
+		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
+		"  -h, --help               this text           -V, --version\n",
+		DEFAULT_CID, MIN_TX_BUFFER / 1024, MAX_TX_BUFFER / (1024 * 1024));
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	*out = v;
+	return (int)(end - s);
+}
+
+static int parse_size(const char *s, uint32_t *out)
+{
+	uint64_t v, mult = 1;
+	int n = parse_u64(s, &v);
+	const char *suffix;
+
+	if (n < 0)
+		return -1;
+	suffix = s + n;
+	if (!strcmp(suffix, "K") || !strcmp(suffix, "KiB"))
+		mult = 1024;
+	else if (!strcmp(suffix, "M") || !strcmp(suffix, "MiB"))
+		mult = 1024 * 1024;
+	else if (*suffix)
+		return -1;
+	if (v > UINT32_MAX / mult)
+		return -1;
+	*out = (uint32_t)(v * mult);
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "uds-path", required_argument, NULL, 'u' },
+		{ "guest-cid", required_argument, NULL, 'c' },
+		{ "tx-buffer-size", required_argument, NULL, 'b' },
+		{ "connect-timeout", required_argument, NULL, 't' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int opt;
+
+	*o = (struct options){
+		.guest_cid = DEFAULT_CID,
+		.tx_buffer_size = DEFAULT_TX_BUFFER,
+		.connect_timeout_ms = 5000,
+		.level = LOG_INFO,
+	};
+	while ((opt = getopt_long(argc, argv, "vqhV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			o->socket_path = optarg;
+			break;
+		case 'u':
+			o->uds_path = optarg;
+			break;
+		case 'c':
+			/* 0-2 are reserved, U32_MAX is "any" for the guest. */
+			if (parse_u64(optarg, &v) != (int)strlen(optarg) ||
+			    v < 3 || v >= UINT32_MAX) {
+				fprintf(stderr, "upcall-vsockd: --guest-cid: "
+					"'%s' is not a CID in 3..4294967294\n",
+					optarg);
+				return 2;
+			}
+			o->guest_cid = v;
+			break;
+		case 'b':
+			if (parse_size(optarg, &o->tx_buffer_size) != 0 ||
+			    o->tx_buffer_size < MIN_TX_BUFFER ||
+			    o->tx_buffer_size > MAX_TX_BUFFER) {
+				fprintf(stderr, "upcall-vsockd: --tx-buffer-size: "
+					"'%s' is not a size in %uK..%uM\n",
+					optarg, MIN_TX_BUFFER / 1024,
+					MAX_TX_BUFFER / (1024 * 1024));
+				return 2;
+			}
+			break;
+		case 't':
+			if (parse_u64(optarg, &v) != (int)strlen(optarg) ||
+			    v < 1 || v > 3600000) {
+				fprintf(stderr, "upcall-vsockd: --connect-timeout: "
+					"'%s' is not milliseconds in 1..3600000\n",
+					optarg);
+				return 2;
+			}
+			o->connect_timeout_ms = (int)v;
+			break;
+		case 'l':
+			if (log_parse_level(optarg, &o->level) != 0) {
+				fprintf(stderr, "upcall-vsockd: --log-level: "
+					"'%s' is not error, warn, info or debug\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			o->level = LOG_DEBUG;
+			break;
+		case 'q':
+			o->level = LOG_WARN;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("upcall-vsockd %s\n", VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "upcall-vsockd: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!o->socket_path || !o->uds_path) {
+		fprintf(stderr, "upcall-vsockd: --socket and --uds-path are "
+			"required (see --help)\n");
+		return 2;
+	}
+	return 0;
+}
+
+static void signal_event(struct ev_handler *h, uint32_t events)
+{
+	struct daemon *dm = container_of(h, struct daemon, sig_ev);
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(h->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		log_info("signal %u: shutting down", si.ssi_signo);
+	dm->loop.stop = true;
+}
+
+static void after_batch(void *ctx)
+{
+	vsock_dev_after_batch(&((struct daemon *)ctx)->dev);
+}
+
+static int next_timeout(void *ctx)
+{
+	return vsock_dev_next_timeout(&((struct daemon *)ctx)->dev);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon dm;
+	struct options o;
+	sigset_t mask;
+	int r, sfd;
+
+	r = parse_options(argc, argv, &o);
+	if (r)
+		return r == 1 ? 0 : 2;
+	log_set_level(o.level);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return 1;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) {
+		perror("sigprocmask");
+		return 1;
+	}
+	memset(&dm, 0, sizeof(dm));
+	if (loop_init(&dm.loop) != 0) {
+		perror("epoll_create1");
+		return 1;
+	}
+	dm.loop.ctx = &dm;
+	dm.loop.after_batch = after_batch;
+	dm.loop.next_timeout = next_timeout;
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		perror("signalfd");
+		return 1;
+	}
+	ev_init(&dm.sig_ev, sfd, signal_event);
+	vsock_dev_init(&dm.dev, &dm.loop, o.guest_cid, o.tx_buffer_size,
+		       o.uds_path);
+	dm.dev.connect_timeout_ms = o.connect_timeout_ms;
+	r = ev_set(&dm.loop, &dm.sig_ev, EPOLLIN);
+	if (r == 0)
+		r = vhost_user_open(&dm.vu, &dm.loop, &dm.dev, o.socket_path);
+	if (r == 0) {
+		r = host_uds_open(&dm.uds, &dm.dev, o.uds_path);
+		if (r != 0)
+			vhost_user_close(&dm.vu);
+	}
+	if (r != 0) {
+		log_err("start-up failed: %s", strerror(-r));
+		close(sfd);
+		loop_fini(&dm.loop);
+		return 1;
+	}
+	log_info("ready: guest CID %llu, buffer %u bytes",
+		 (unsigned long long)o.guest_cid, o.tx_buffer_size);
+	r = loop_run(&dm.loop);
+	host_uds_close(&dm.uds);
+	vhost_user_close(&dm.vu);
+	vsock_dev_fini(&dm.dev);
+	ev_del(&dm.loop, &dm.sig_ev);
+	close(sfd);
+	loop_fini(&dm.loop);
+	return r == 0 ? 0 : 1;
+}

@@ -1,0 +1,49 @@
+# vsock-backend/vsock.mk: upcall-vsockd, the vhost-user vsock back-end, its
+# guest-side test helper, unit tests, fuzzer, e2e tests and benchmark.
+# Variables and targets here start with VSOCKD_ / vsockd- / vsock.
+#
+#   make build/bin/upcall-vsockd
+#   make check-unit-vsock check-fuzz-vsock check-e2e-vsock
+#   make vsockd-fuzz-long   (part of `make fuzz`)   make vsockd-bench (`make bench`)
+
+VSOCKD_BIN := $(BIN)/upcall-vsockd
+VSOCKD_LIB_SRCS := vsock-backend/log.c vsock-backend/loop.c \
+	vsock-backend/virtqueue.c vsock-backend/vsock_packet.c \
+	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c \
+	vsock-backend/host_uds.c vsock-backend/vhost_user.c
+VSOCKD_SRCS := $(VSOCKD_LIB_SRCS) vsock-backend/main.c
+VSOCKD_OBJDIR := $(BUILD)/vsock-backend/obj
+VSOCKD_OBJS := $(patsubst vsock-backend/%.c,$(VSOCKD_OBJDIR)/%.o,$(VSOCKD_SRCS))
+
+# Guest-side helper (static musl): echo server, client, benchmark peer.
+VSOCKD_GUEST_CC ?= musl-gcc
+VSOCKD_ECHO := $(BUILD)/guest/vsock-echo
+VSOCKD_GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
+	-Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+	-isystem $(BUILD)/uapi/include
+
+ALL_TARGETS += $(VSOCKD_BIN) $(VSOCKD_ECHO)
+GUEST_EXTRA_BINS += $(VSOCKD_ECHO)
+CLEAN_DIRS += $(BUILD)/vsock-backend
+INSTALL_TARGETS += vsockd-install
+
+$(VSOCKD_OBJDIR)/%.o: vsock-backend/%.c
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -DVERSION='"$(VERSION)"' -c -o $@ $<
+
+$(VSOCKD_BIN): $(VSOCKD_OBJS)
+	$(call quiet,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $^
+
+-include $(VSOCKD_OBJS:.o=.d)
+
+$(VSOCKD_ECHO): vsock-backend/guest/vsock-echo.c | $(BUILD)/uapi/include/linux/vm_sockets.h
+	$(call quiet,MUSLCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(VSOCKD_GUEST_CC) $(VSOCKD_GUEST_CFLAGS) -static -s -o $@ $<
+
+.PHONY: vsockd-install
+vsockd-install: $(VSOCKD_BIN)
+	install -D -m 0755 $(VSOCKD_BIN) $(DESTDIR)$(BINDIR)/upcall-vsockd

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One vsock stream connection between a guest socket and a host Unix
+ * socket: the state machine driven by guest packets, the credit
+ * accounting of both directions, and the Unix socket's I/O.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vsock_dev.h"
+
+static void conn_event(struct ev_handler *h, uint32_t events);
+
+struct vsock_conn *conn_new(struct vsock_dev *d, int fd)
+{
+	struct vsock_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->buf_cap = d->buf_alloc;
+	c->buf = malloc(c->buf_cap);
+	if (!c->buf) {
+		free(c);
+		return NULL;
+	}
+	c->dev = d;
+	c->state = CONN_LINE;
+	ev_init(&c->ev, fd, conn_event);
+	vsock_dev_link(d, c);
+	return c;
+}
+
+uint32_t conn_peer_credit(const struct vsock_conn *c)
+{
+	/* u32 arithmetic: the counters wrap, their difference does not. */
+	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
+
+	return in_flight >= c->peer_buf_alloc ? 0 :
+						c->peer_buf_alloc - in_flight;
+}
+
+static bool guest_knows(const struct vsock_conn *c)
+{
+	if (c->state == CONN_LINE)
+		return false;
+	return !(c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST));
+}
+
+void conn_close(struct vsock_conn *c, bool rst)
+{
+	struct vsock_dev *d = c->dev;
+
+	if (c->state == CONN_DEAD)
+		return;
+	log_dbg("conn %u <-> %u: closing%s", c->local_port, c->peer_port,
+		rst ? " with RST" : "");
+	if (rst && guest_knows(c))
+		vsock_dev_queue_rst(d, c->local_port, c->peer_port);
+	ev_del(d->loop, &c->ev);
+	if (close(c->ev.fd) != 0)
+		log_warn("close(fd %d): %s", c->ev.fd, strerror(errno));
+	c->ev.fd = -1;
+	c->state = CONN_DEAD;
+	vsock_dev_bury(d, c);
+}
+
+static bool has_output(const struct vsock_conn *c)
+{
+	return c->ok_off < c->ok_len || c->buf_len > 0;
+}
+
+void conn_update_events(struct vsock_conn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->state == CONN_DEAD || c->hup)
+		return;
+	switch (c->state) {
+	case CONN_LINE:
+		ev = EPOLLIN;
+		break;
+	case CONN_CONNECTING:
+		ev = 0;	/* hang-ups and errors are always reported */
+		break;
+	case CONN_ESTABLISHED:
+		if (!c->eof && !c->readable && conn_peer_credit(c) > 0 &&
+		    !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV))
+			ev |= EPOLLIN;
+		/* fallthrough */
+	case CONN_CLOSING:
+		if (has_output(c))
+			ev |= EPOLLOUT;
+		break;
+	case CONN_DEAD:
+		return;
+	}
+	if (ev_set(c->dev->loop, &c->ev, ev) != 0)
+		conn_close(c, true);
+}
+
+/* Asks for a CREDIT_UPDATE once the guest believes less than half is free. */
+static void maybe_credit_update(struct vsock_conn *c)
+{
+	uint32_t believed_used = c->rx_cnt - c->fwd_cnt_sent;
+
+	if (c->fwd_cnt == c->fwd_cnt_sent)
+		return;
+	if (believed_used > c->buf_cap / 2)
+		c->pend |= PEND_CREDIT_UPDATE;
+}
+
+/* Whether both directions are finished, so that an RST ends it cleanly. */
+static bool all_done(const struct vsock_conn *c)
+{
+	if (has_output(c))
+		return false;
+	if (c->state == CONN_CLOSING)
+		return true;
+	return (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) && c->eof &&
+	       !(c->pend & PEND_SHUTDOWN);
+}
+
+/* Writes buffered guest data to the socket. -1: connection closed. */
+static int conn_write(struct vsock_conn *c)
+{
+	while (has_output(c)) {
+		struct iovec iov[2];
+		struct msghdr msg = { .msg_iov = iov };
+		bool ok_part = c->ok_off < c->ok_len;
+		ssize_t n;
+
+		if (ok_part) {
+			iov[0].iov_base = c->ok_line + c->ok_off;
+			iov[0].iov_len = c->ok_len - c->ok_off;
+			msg.msg_iovlen = 1;
+		} else {
+			uint32_t first = c->buf_cap - c->buf_head;
+
+			if (first > c->buf_len)
+				first = c->buf_len;
+			iov[0].iov_base = c->buf + c->buf_head;
+			iov[0].iov_len = first;
+			iov[1].iov_base = c->buf;
+			iov[1].iov_len = c->buf_len - first;
+			msg.msg_iovlen = iov[1].iov_len ? 2 : 1;
+		}
+		n = sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			log_info("conn %u <-> %u: host side write: %s; resetting",
+				 c->local_port, c->peer_port, strerror(errno));
+			conn_close(c, true);
+			return -1;
+		}
+		if (ok_part) {
+			c->ok_off += (uint8_t)n;
+			continue;
+		}
+		c->buf_head = (uint32_t)((c->buf_head + (size_t)n) % c->buf_cap);
+		c->buf_len -= (uint32_t)n;
+		c->fwd_cnt += (uint32_t)n;
+	}
+	maybe_credit_update(c);
+	if (!has_output(c) && (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) &&
+	    !c->wr_shut && !c->hup) {
+		/* The guest will send no more: pass the EOF on. */
+		if (shutdown(c->ev.fd, SHUT_WR) != 0 && errno != ENOTCONN)
+			log_dbg("shutdown(SHUT_WR): %s", strerror(errno));
+		c->wr_shut = true;
+	}
+	if (all_done(c)) {
+		conn_close(c, true);
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_event(struct ev_handler *h, uint32_t events)
+{
+	struct vsock_conn *c = container_of(h, struct vsock_conn, ev);
+
+	switch (c->state) {
+	case CONN_DEAD:
+		return;
+	case CONN_LINE:
+		host_uds_line_input(c);
+		return;
+	case CONN_CONNECTING:
+		log_info("host client for guest port %u went away before the "
+			 "guest answered", c->peer_port);
+		conn_close(c, true);
+		return;
+	case CONN_ESTABLISHED:
+	case CONN_CLOSING:
+		break;
+	}
+	if (events & EPOLLERR) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(c->ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		log_info("conn %u <-> %u: host side error: %s; resetting",
+			 c->local_port, c->peer_port, strerror(err));
+		conn_close(c, true);
+		return;
+	}
+	if (events & EPOLLHUP) {
+		/*
+		 * The client closed both ways. Level-triggered HUP would fire
+		 * forever: stop polling, drain what it left, then finish.
+		 */
+		c->hup = true;
+		c->readable = true;
+		ev_del(c->dev->loop, &c->ev);
+	}
+	if (events & EPOLLIN) {
+		c->readable = true;
+		conn_update_events(c);
+	}
+	if ((events & (EPOLLOUT | EPOLLHUP)) && conn_write(c) < 0)
+		return;
+	conn_update_events(c);
+}
+
+void conn_host_connect(struct vsock_conn *c, uint32_t guest_port)
+{
+	struct vsock_dev *d = c->dev;
+
+	c->host_initiated = true;
+	c->local_port = vsock_dev_alloc_port(d);
+	c->peer_port = guest_port;
+	c->state = CONN_CONNECTING;
+	c->pend |= PEND_REQUEST;
+	c->deadline_ms = now_ms() + d->connect_timeout_ms;
+	d->stats.conns_opened++;
+	log_dbg("host client -> guest port %u (host port %u)", guest_port,
+		c->local_port);
+	conn_update_events(c);
+}
+
+static void take_credit(struct vsock_conn *c, const struct vsock_hdr *h)
+{
+	uint32_t before = conn_peer_credit(c);
+
+	c->peer_buf_alloc = h->buf_alloc;
+	c->peer_fwd_cnt = h->fwd_cnt;
+	if (before == 0 && conn_peer_credit(c) > 0)
+		c->credit_requested = false;
+}
+
+void conn_guest_request(struct vsock_dev *d, const struct vsock_hdr *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vsock_conn *c;
+	int fd, n;
+
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->uds_path,
+		     h->dst_port);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		log_warn("guest connect to host port %u: socket path too long",
+			 h->dst_port);
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	/* A Unix connect completes at once or fails (EAGAIN: backlog full). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		log_info("guest port %u -> host port %u: %s: %s; refusing",
+			 h->src_port, h->dst_port, sa.sun_path, strerror(errno));
+		close(fd);
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	c = conn_new(d, fd);
+	if (!c) {
+		log_err("out of memory for a connection");
+		close(fd);
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	c->local_port = h->dst_port;
+	c->peer_port = h->src_port;
+	c->state = CONN_ESTABLISHED;
+	c->pend |= PEND_RESPONSE;
+	take_credit(c, h);
+	d->stats.conns_opened++;
+	log_dbg("guest port %u -> %s", h->src_port, sa.sun_path);
+	conn_update_events(c);
+}
+
+static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
+		     const struct vq_chain *chain)
+{
+	uint32_t tail, first;
+
+	if (c->state != CONN_ESTABLISHED ||
+	    (c->peer_shutdown & VSOCK_SHUTDOWN_SEND)) {
+		log_info("conn %u <-> %u: data after shutdown; resetting",
+			 c->local_port, c->peer_port);
+		conn_close(c, true);
+		return;
+	}
+	if (h->len > c->buf_cap - c->buf_len) {
+		log_warn("conn %u <-> %u: guest sent %u bytes with %u credit; "
+			 "resetting", c->local_port, c->peer_port, h->len,
+			 c->buf_cap - c->buf_len);
+		conn_close(c, true);
+		return;
+	}
+	tail = (uint32_t)(((size_t)c->buf_head + c->buf_len) % c->buf_cap);
+	first = c->buf_cap - tail;
+	if (first > h->len)
+		first = h->len;
+	vq_segs_read(chain->out, chain->nout, VSOCK_HDR_LEN, c->buf + tail,
+		     first);
+	vq_segs_read(chain->out, chain->nout, VSOCK_HDR_LEN + first, c->buf,
+		     h->len - first);
+	c->buf_len += h->len;
+	c->rx_cnt += h->len;
+	conn_write(c);
+}
+
+void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
+		       const struct vq_chain *chain)
+{
+	if (c->state == CONN_DEAD || c->state == CONN_LINE)
+		return;
+	take_credit(c, h);
+	switch (h->op) {
+	case VSOCK_OP_RESPONSE:
+		if (c->state != CONN_CONNECTING || (c->pend & PEND_REQUEST)) {
+			conn_close(c, true);
+			return;
+		}
+		c->state = CONN_ESTABLISHED;
+		c->deadline_ms = 0;
+		c->ok_len = (uint8_t)snprintf(c->ok_line, sizeof(c->ok_line),
+					      "OK %u\n", c->local_port);
+		log_dbg("conn %u <-> %u established", c->local_port,
+			c->peer_port);
+		if (conn_write(c) < 0)
+			return;
+		break;
+	case VSOCK_OP_RST:
+		if (c->state == CONN_CONNECTING)
+			log_info("guest refused connection to port %u",
+				 c->peer_port);
+		conn_close(c, false);
+		return;
+	case VSOCK_OP_SHUTDOWN:
+		if (c->state == CONN_CONNECTING) {
+			conn_close(c, true);
+			return;
+		}
+		c->peer_shutdown |= h->flags &
+				    (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+		if (c->peer_shutdown ==
+		    (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)) {
+			c->state = CONN_CLOSING;
+			c->pend &= ~(uint32_t)PEND_CREDIT_UPDATE;
+		}
+		if (conn_write(c) < 0)
+			return;
+		break;
+	case VSOCK_OP_RW:
+		guest_rw(c, h, chain);
+		if (c->state == CONN_DEAD)
+			return;
+		break;
+	case VSOCK_OP_CREDIT_UPDATE:
+		break;
+	case VSOCK_OP_CREDIT_REQUEST:
+		c->pend |= PEND_CREDIT_UPDATE;
+		break;
+	default:
+		/* REQUEST on a live connection, or an unknown op. */
+		log_info("conn %u <-> %u: unexpected %s (op %u); resetting",
+			 c->local_port, c->peer_port, vsock_op_name(h->op),
+			 h->op);
+		conn_close(c, true);
+		return;
+	}
+	conn_update_events(c);
+}
+
+static bool may_read(const struct vsock_conn *c)
+{
+	return c->state == CONN_ESTABLISHED && c->readable && !c->eof &&
+	       !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV);
+}
+
+bool conn_wants_rx(const struct vsock_conn *c)
+{
+	switch (c->state) {
+	case CONN_LINE:
+	case CONN_DEAD:
+		return false;
+	case CONN_CONNECTING:
+		return c->pend & PEND_REQUEST;
+	case CONN_ESTABLISHED:
+	case CONN_CLOSING:
+		break;
+	}
+	if (c->pend)
+		return true;
+	if (!may_read(c))
+		return false;
+	return conn_peer_credit(c) > 0 || !c->credit_requested;
+}
+
+/* Reads host data into the chain after the header: >0 bytes, 0 EOF, -1. */
+static ssize_t read_into(struct vsock_conn *c, const struct vq_chain *chain,
+			 uint32_t max)
+{
+	struct iovec iov[VQ_MAX_SEGS];
+	unsigned n = 0;
+	size_t skip = VSOCK_HDR_LEN, left = max;
+	ssize_t r;
+
+	for (unsigned i = 0; i < chain->nin && left; i++) {
+		size_t len = chain->in[i].len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		iov[n].iov_base = chain->in[i].base + skip;
+		iov[n].iov_len = len - skip < left ? len - skip : left;
+		left -= iov[n].iov_len;
+		skip = 0;
+		n++;
+	}
+	do {
+		r = readv(c->ev.fd, iov, (int)n);
+	} while (r < 0 && errno == EINTR);
+	return r;
+}
+
+uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
+{
+	struct vsock_dev *d = c->dev;
+	struct vsock_hdr h = {
+		.src_cid = VSOCK_HOST_CID,
+		.dst_cid = d->guest_cid,
+		.src_port = c->local_port,
+		.dst_port = c->peer_port,
+		.type = VSOCK_TYPE_STREAM,
+		.buf_alloc = c->buf_cap,
+		.fwd_cnt = c->fwd_cnt,
+	};
+	uint8_t raw[VSOCK_HDR_LEN];
+	bool close_after = false;
+
+	if (c->pend & PEND_REQUEST) {
+		h.op = VSOCK_OP_REQUEST;
+		c->pend &= ~(uint32_t)PEND_REQUEST;
+	} else if (c->pend & PEND_RESPONSE) {
+		h.op = VSOCK_OP_RESPONSE;
+		c->pend &= ~(uint32_t)PEND_RESPONSE;
+	}
+	if (h.op == 0 && may_read(c)) {
+		uint32_t credit = conn_peer_credit(c);
+		uint32_t room = chain->in_len - VSOCK_HDR_LEN;
+
+		if (credit == 0) {
+			h.op = VSOCK_OP_CREDIT_REQUEST;
+			c->credit_requested = true;
+		} else if (room > 0) {
+			uint32_t max = room < credit ? room : credit;
+			ssize_t r;
+
+			if (max > VSOCK_MAX_PKT_PAYLOAD)
+				max = VSOCK_MAX_PKT_PAYLOAD;
+			r = read_into(c, chain, max);
+			if (r > 0) {
+				h.op = VSOCK_OP_RW;
+				h.len = (uint32_t)r;
+				c->tx_cnt += (uint32_t)r;
+			} else if (r == 0) {
+				c->eof = true;
+				c->readable = false;
+				c->pend |= PEND_SHUTDOWN;
+				c->shutdown_to_send |= VSOCK_SHUTDOWN_SEND;
+				if (c->hup) {
+					/* Nobody reads what the guest sends. */
+					c->shutdown_to_send |= VSOCK_SHUTDOWN_RCV;
+					c->deadline_ms = now_ms() +
+							 d->connect_timeout_ms;
+				}
+			} else if (errno == EAGAIN) {
+				c->readable = false;
+			} else {
+				log_info("conn %u <-> %u: host side read: %s; "
+					 "resetting", c->local_port,
+					 c->peer_port, strerror(errno));
+				h.op = VSOCK_OP_RST;
+				close_after = true;
+			}
+		}
+	}
+	if (h.op == 0 && (c->pend & PEND_SHUTDOWN)) {
+		h.op = VSOCK_OP_SHUTDOWN;
+		h.flags = c->shutdown_to_send;
+		c->pend &= ~(uint32_t)PEND_SHUTDOWN;
+		close_after = all_done(c);
+	}
+	if (h.op == 0 && (c->pend & PEND_CREDIT_UPDATE))
+		h.op = VSOCK_OP_CREDIT_UPDATE;
+	if (h.op == 0 && (c->pend & PEND_CREDIT_REQUEST)) {
+		h.op = VSOCK_OP_CREDIT_REQUEST;
+		c->pend &= ~(uint32_t)PEND_CREDIT_REQUEST;
+	}
+	if (h.op == 0) {
+		conn_update_events(c);
+		return 0;
+	}
+	/* Every packet carries fwd_cnt, so it is also a credit update. */
+	c->fwd_cnt_sent = c->fwd_cnt;
+	c->pend &= ~(uint32_t)PEND_CREDIT_UPDATE;
+	vsock_hdr_encode(&h, raw);
+	vq_segs_write(chain->in, chain->nin, 0, raw, sizeof(raw));
+	log_dbg("host %s %u -> %u len %u flags %u", vsock_op_name(h.op),
+		h.src_port, h.dst_port, h.len, h.flags);
+	if (close_after)
+		conn_close(c, h.op != VSOCK_OP_RST);
+	else
+		conn_update_events(c);
+	return VSOCK_HDR_LEN + h.len;
+}
+
+void conn_timeout(struct vsock_conn *c)
+{
+	switch (c->state) {
+	case CONN_LINE:
+		log_info("host client sent no CONNECT line in time; closing");
+		conn_close(c, false);
+		break;
+	case CONN_CONNECTING:
+		log_info("guest did not answer a connection to port %u in "
+			 "time; closing the host client", c->peer_port);
+		conn_close(c, true);
+		break;
+	default:
+		log_info("conn %u <-> %u: guest did not finish closing; "
+			 "resetting", c->local_port, c->peer_port);
+		conn_close(c, true);
+		break;
+	}
+}

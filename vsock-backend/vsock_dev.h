@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtio-vsock device: its three virtqueues, the table of connections
+ * and the packets it owes the guest. vsock_dev.c moves packets between the
+ * rings and the connections; vsock_conn.c is the per-connection state
+ * machine and owns each connection's Unix-socket fd; host_uds.c owns the
+ * hybrid listener.
+ */
+#ifndef VSOCKD_VSOCK_DEV_H
+#define VSOCKD_VSOCK_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "virtqueue.h"
+#include "vsock_packet.h"
+
+#define VSOCK_NUM_QUEUES 3
+#define VSOCK_RST_QUEUE 256
+#define VSOCK_LINE_MAX 32
+#define VSOCK_EPHEMERAL_FIRST 0x40000000u
+
+enum conn_state {
+	CONN_LINE,		/* host client: reading "CONNECT <port>\n" */
+	CONN_CONNECTING,	/* REQUEST owed or sent, waiting for RESPONSE */
+	CONN_ESTABLISHED,
+	CONN_CLOSING,		/* guest shut both ways: flush, then RST */
+	CONN_DEAD,		/* unlinked, freed after the event batch */
+};
+
+/* Control packets a connection owes the guest (bit set). */
+enum {
+	PEND_REQUEST = 1u << 0,
+	PEND_RESPONSE = 1u << 1,
+	PEND_SHUTDOWN = 1u << 2,
+	PEND_CREDIT_UPDATE = 1u << 3,
+	PEND_CREDIT_REQUEST = 1u << 4,
+};
+
+struct vsock_dev;
+
+struct vsock_conn {
+	struct vsock_dev *dev;
+	struct ev_handler ev;	/* the host side's Unix socket */
+	struct vsock_conn *prev, *next;
+	enum conn_state state;
+	bool host_initiated;
+	uint32_t local_port;	/* host side port */
+	uint32_t peer_port;	/* guest side port */
+	int64_t deadline_ms;	/* 0: none */
+
+	char line[VSOCK_LINE_MAX];
+	unsigned line_len;
+
+	/* guest -> host: bytes received but not yet written to the socket */
+	uint8_t *buf;
+	uint32_t buf_cap, buf_head, buf_len;
+	uint32_t rx_cnt;	/* guest payload bytes received */
+	uint32_t fwd_cnt;	/* of those, written to the socket */
+	uint32_t fwd_cnt_sent;	/* fwd_cnt last advertised to the guest */
+	char ok_line[24];	/* "OK <port>\n", written before any data */
+	uint8_t ok_len, ok_off;
+
+	/* host -> guest */
+	uint32_t peer_buf_alloc, peer_fwd_cnt;
+	uint32_t tx_cnt;	/* payload bytes sent to the guest */
+	bool credit_requested;	/* CREDIT_REQUEST sent since credit ran out */
+
+	uint32_t pend;		/* PEND_* */
+	uint32_t shutdown_to_send;
+	uint32_t peer_shutdown;	/* VSOCK_SHUTDOWN_* received */
+	bool readable;		/* socket may have data; epoll IN is off */
+	bool eof;		/* socket read returned 0 */
+	bool hup;		/* socket hung up: no more epoll */
+	bool wr_shut;		/* we shut the socket's write side */
+};
+
+struct vsock_queue {
+	struct virtqueue vq;
+	bool started;
+	int call_fd;		/* -1: no interrupts */
+	bool need_notify;
+};
+
+struct vsock_rst {
+	uint32_t local_port, peer_port;
+};
+
+struct vsock_stats {
+	uint64_t bad_chains, bad_packets, unknown_conn, conns_opened;
+};
+
+struct vsock_dev {
+	struct loop *loop;
+	uint64_t guest_cid;
+	uint32_t buf_alloc;		/* --tx-buffer-size */
+	int connect_timeout_ms;
+	const char *uds_path;		/* guest-initiated: <uds_path>_<port> */
+
+	const struct vq_memory *mem;
+	struct vsock_queue q[VSOCK_NUM_QUEUES];
+
+	struct vsock_conn *head, *tail;	/* live connections */
+	unsigned nconns;
+	struct vsock_conn *zombies;	/* freed after the current batch */
+	uint32_t next_port;
+
+	struct vsock_rst rst[VSOCK_RST_QUEUE];	/* RSTs owed, no connection */
+	unsigned rst_first, rst_count;
+
+	bool reset_event_pending;
+	struct vsock_stats stats;
+};
+
+void vsock_dev_init(struct vsock_dev *d, struct loop *loop, uint64_t cid,
+		    uint32_t buf_alloc, const char *uds_path);
+/* Drops every connection (closing host sides) and stops the queues. */
+void vsock_dev_reset(struct vsock_dev *d);
+void vsock_dev_fini(struct vsock_dev *d);
+/* A queue's ring became usable / unusable / was kicked by the guest. */
+void vsock_dev_queue_started(struct vsock_dev *d, unsigned qi);
+void vsock_dev_queue_stopped(struct vsock_dev *d, unsigned qi);
+void vsock_dev_kick(struct vsock_dev *d, unsigned qi);
+/* Moves owed packets into the rx queue and raises interrupts. */
+void vsock_dev_flush(struct vsock_dev *d);
+void vsock_dev_process_tx(struct vsock_dev *d);
+void vsock_dev_after_batch(struct vsock_dev *d);
+int vsock_dev_next_timeout(struct vsock_dev *d);
+bool vsock_dev_running(const struct vsock_dev *d);
+
+/* Internal to the device and connection files. */
+void vsock_dev_queue_rst(struct vsock_dev *d, uint32_t local_port,
+			 uint32_t peer_port);
+void vsock_dev_link(struct vsock_dev *d, struct vsock_conn *c);
+struct vsock_conn *vsock_dev_find(struct vsock_dev *d, uint32_t local_port,
+				  uint32_t peer_port);
+uint32_t vsock_dev_alloc_port(struct vsock_dev *d);
+/* Unlinks c; its memory is freed after the current event batch. */
+void vsock_dev_bury(struct vsock_dev *d, struct vsock_conn *c);
+
+/* vsock_conn.c: the state machine. */
+struct vsock_conn *conn_new(struct vsock_dev *d, int fd);
+/* Host client asked for guest port: owes a REQUEST. */
+void conn_host_connect(struct vsock_conn *c, uint32_t guest_port);
+/* Guest REQUEST to host port: connect <uds_path>_<port>. */
+void conn_guest_request(struct vsock_dev *d, const struct vsock_hdr *h);
+void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
+		       const struct vq_chain *chain);
+/* Whether c owes the guest a packet now. */
+bool conn_wants_rx(const struct vsock_conn *c);
+/* Fills the rx chain with c's next packet; returns bytes used or 0. */
+uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain);
+/* Closes the host side; rst: tell the guest too. */
+void conn_close(struct vsock_conn *c, bool rst);
+void conn_update_events(struct vsock_conn *c);
+uint32_t conn_peer_credit(const struct vsock_conn *c);
+void conn_timeout(struct vsock_conn *c);
+
+/* host_uds.c: the hybrid listener. */
+struct host_uds {
+	struct ev_handler ev;
+	struct vsock_dev *dev;
+	char path[108];
+};
+int host_uds_open(struct host_uds *u, struct vsock_dev *d, const char *path);
+void host_uds_close(struct host_uds *u);
+/* Parses "CONNECT <port>" (no newline). 0 on success. */
+int host_uds_parse_connect(const char *line, uint32_t *port);
+void host_uds_line_input(struct vsock_conn *c);
+/*
+ * Listening Unix socket at path (a stale socket file is replaced); the
+ * path appears only once the socket listens. Returns the fd or -errno.
+ */
+int uds_listen(const char *path, int backlog);
+
+#endif
