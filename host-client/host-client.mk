@@ -99,3 +99,44 @@ hc-install: $(HC_A) $(HC_SO) $(HC_CTL)
 
 -include $(HC_LIB_OBJS:.o=.d) $(HC_CTL_OBJS:.o=.d) $(HC_SAN_LIB_OBJS:.o=.d) $(HC_SAN_CORE_OBJS:.o=.d)
 
+
+# ---- tests ----------------------------------------------------------------
+HC_TEST_DIR := tests/unit/host-client
+HC_TEST_OUT := $(HC_OUT)/tests
+HC_TEST_CFLAGS := $(HOST_CFLAGS) $(SAN_CFLAGS) $(HC_CPPFLAGS) $(HC_JSONC_CFLAGS) \
+	-I$(HC_TEST_DIR)
+HC_TEST_LIBS := $(HC_JSONC_LIBS) -lcmocka -lpthread
+HC_FAKE_OBJS := $(HC_TEST_OUT)/fake-guest.o $(HC_TEST_OUT)/fake-qmp.o
+
+$(HC_TEST_OUT)/%.o: $(HC_TEST_DIR)/%.c
+	$(call quiet,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(HC_TEST_CFLAGS) -c -o $@ $<
+
+$(HC_TEST_OUT)/test-session: $(HC_TEST_OUT)/test_session.o $(HC_FAKE_OBJS) $(HC_SAN_LIB_OBJS)
+	$(call quiet,LD,$@)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
+
+$(HC_TEST_OUT)/test-qmp: $(HC_TEST_OUT)/test_qmp.o $(HC_FAKE_OBJS) $(HC_SAN_CORE_OBJS) $(HC_SAN_LIB_OBJS)
+	$(call quiet,LD,$@)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
+
+# The fakes as one program, for the CLI tests: a VM run folder without a VM.
+$(HC_TEST_OUT)/fake-vm: $(HC_TEST_OUT)/fake-vm.o $(HC_FAKE_OBJS)
+	$(call quiet,LD,$@)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_JSONC_LIBS) -lpthread
+
+-include $(wildcard $(HC_TEST_OUT)/*.d)
+
+CHECK_SUITES += unit-host-client unit-qmp cli-host-client fuzz-host-client
+.PHONY: check-unit-host-client check-unit-qmp check-cli-host-client check-fuzz-host-client
+
+check-unit-host-client: $(HC_TEST_OUT)/test-session
+	$(Q)tools/tap-run.sh unit-host-client $<
+
+check-unit-qmp: $(HC_TEST_OUT)/test-qmp
+	$(Q)tools/tap-run.sh unit-qmp $<
+
+check-cli-host-client: $(HC_CTL) $(HC_TEST_OUT)/fake-vm
+	$(Q)HC_CTL=$(HC_CTL) HC_FAKE_VM=$(HC_TEST_OUT)/fake-vm HC_MAN=$(TOP)/$(HC_MAN) \
+		tools/tap-run.sh cli-host-client bats --tap $(HC_TEST_DIR)/cli.bats
