@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+/*
+ * upcall-ctl's QEMU side against a fake QMP server and a fake guest: slot
+ * choice, the device_add sequence, rollback by apic_index, failures midway,
+ * removal of the highest hot-added vCPUs, and mmio --device.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+#include "fake.h"
+#include "vcpu.h"
+
+struct fixture {
+	struct fake_guest g;
+	struct fake_qmp q;
+	struct ctl c;
+	char dir[64], uds[128], qmp[128], devices[128];
+	bool started;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/host-client-qmp-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->uds, sizeof(f->uds), "%s/vsock.sock", f->dir);
+	snprintf(f->qmp, sizeof(f->qmp), "%s/qmp.sock", f->dir);
+	snprintf(f->devices, sizeof(f->devices), "%s/devices.json", f->dir);
+	fake_guest_init(&f->g);
+	fake_qmp_init(&f->q, 4);
+	f->q.events = true;
+	f->q.device_deleted = true;
+	ctl_init(&f->c, "upcall-ctl");
+	f->c.json = true;
+	f->c.uds = f->uds;
+	f->c.qmp = f->qmp;
+	f->c.timeout_ms = 2000;
+	*state = f;
+	return 0;
+}
+
+static void start(struct fixture *f)
+{
+	assert_int_equal(fake_guest_start_listen(&f->g, f->uds), 0);
+	assert_int_equal(fake_qmp_start(&f->q, f->qmp), 0);
+	f->started = true;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->started) {
+		fake_guest_stop(&f->g);
+		fake_qmp_stop(&f->q);
+	}
+	ctl_fini(&f->c);
+	unlink(f->uds);
+	unlink(f->qmp);
+	unlink(f->devices);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Run "upcall-ctl <words>" in-process; returns the exit code. */
+static int run(struct fixture *f, const char *words)
+{
+	char buf[256], *argv[16], *save = NULL;
+	int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (char *t = strtok_r(buf, " ", &save); t && argc < 15; t = strtok_r(NULL, " ", &save))
+		argv[argc++] = t;
+	argv[argc] = NULL;
+	if (!strcmp(argv[0], "cpu"))
+		return cpu_main(&f->c, argc, argv);
+	return mmio_main(&f->c, argc, argv);
+}
+
+static const char *result_str(struct fixture *f, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(f->c.result, key, &v))
+		return "(absent)";
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+/* The APIC IDs of the n-th request the guest received. */
+static void assert_guest_request(struct fixture *f, unsigned int n, int type,
+				 const uint8_t *ids, unsigned int count)
+{
+	assert_true(f->g.n_req > n);
+	assert_int_equal(f->g.req[n][8], type);
+	assert_int_equal(f->g.req[n][16], count);
+	assert_memory_equal(f->g.req[n] + 18, ids, count);
+}
+
+static void add_two(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t want[] = { 1, 2 };
+
+	start(f);
+	assert_int_equal(run(f, "cpu add 2"), CTL_OK);
+	assert_int_equal(f->q.nlog, 2);
+	assert_string_equal(f->q.log[0], "device_add upcall-cpu-1 driver=qemu64-x86_64-cpu "
+			    "socket-id=1 die-id=-1 core-id=0 thread-id=0");
+	assert_string_equal(f->q.log[1], "device_add upcall-cpu-2 driver=qemu64-x86_64-cpu "
+			    "socket-id=2 die-id=-1 core-id=0 thread-id=0");
+	assert_int_equal(f->g.n_req, 1); /* ONE ADD_CPU for the batch */
+	assert_guest_request(f, 0, 1, want, 2);
+	assert_string_equal(result_str(f, "apic_ids"), "[1,2]");
+	assert_string_equal(result_str(f, "devices"), "[\"upcall-cpu-1\",\"upcall-cpu-2\"]");
+	assert_string_equal(result_str(f, "ok"), "true");
+}
+
+static void add_rollback_by_apic_index(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t want[] = { 1, 2, 3 };
+
+	f->g.cpu_accept = 1; /* the guest takes 1 of 3 */
+	start(f);
+	assert_int_equal(run(f, "cpu add 3"), CTL_EGUEST);
+	assert_guest_request(f, 0, 1, want, 3);
+	assert_int_equal(f->q.nlog, 5);
+	assert_string_equal(f->q.log[3], "device_del upcall-cpu-2");
+	assert_string_equal(f->q.log[4], "device_del upcall-cpu-3");
+	assert_string_equal(result_str(f, "accepted"), "[1]");
+	assert_string_equal(result_str(f, "rolled_back"), "[\"upcall-cpu-2\",\"upcall-cpu-3\"]");
+	assert_string_equal(result_str(f, "ok"), "false");
+	assert_non_null(strstr(result_str(f, "error"), "took 1 of 3"));
+	/* upcall-cpu-1 stays plugged, the others are free again. */
+	assert_true(f->q.slots[1].plugged);
+	assert_false(f->q.slots[2].plugged);
+	assert_false(f->q.slots[3].plugged);
+}
+
+static void add_stale_index_no_rollback(void **state)
+{
+	struct fixture *f = *state;
+
+	f->g.cpu_accept = 0;
+	f->g.cpu_stale_index = true;
+	start(f);
+	assert_int_equal(run(f, "cpu add 2"), CTL_EGUEST);
+	assert_int_equal(f->q.nlog, 2); /* two device_add, no device_del */
+	assert_non_null(strstr(result_str(f, "error"), "nothing was rolled back"));
+}
+
+static void add_device_add_fails_midway(void **state)
+{
+	struct fixture *f = *state;
+
+	f->q.fail_device_add_at = 2;
+	start(f);
+	assert_int_equal(run(f, "cpu add 3"), CTL_EVMM);
+	assert_int_equal(f->q.nlog, 3);
+	assert_string_equal(f->q.log[2], "device_del upcall-cpu-1");
+	assert_int_equal(f->g.n_req, 0); /* the guest was told nothing */
+	assert_non_null(strstr(result_str(f, "error"), "injected device_add failure"));
+	assert_false(f->q.slots[1].plugged);
+}
+
+static void add_not_enough_slots(void **state)
+{
+	struct fixture *f = *state;
+
+	start(f);
+	assert_int_equal(run(f, "cpu add 4"), CTL_EVMM);
+	assert_int_equal(f->q.nlog, 0);
+	assert_non_null(strstr(result_str(f, "error"), "3 free slot(s)"));
+}
+
+static void add_by_apic_id(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t want[] = { 3 };
+
+	start(f);
+	assert_int_equal(run(f, "cpu add --apic-id 3"), CTL_OK);
+	assert_int_equal(f->q.nlog, 1);
+	assert_non_null(strstr(f->q.log[0], "upcall-cpu-3 "));
+	assert_non_null(strstr(f->q.log[0], "socket-id=3 "));
+	assert_guest_request(f, 0, 1, want, 1);
+}
+
+/* Two threads per core, two cores per socket: APIC ID = s<<2 | c<<1 | t. */
+static void add_smt_topology(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t want[] = { 1, 2 };
+
+	fake_qmp_init(&f->q, 8);
+	f->q.threads = 2;
+	f->q.cores = 2;
+	for (int i = 0; i < 8; i++) {
+		f->q.slots[i].socket = i / 4;
+		f->q.slots[i].core = (i / 2) % 2;
+		f->q.slots[i].thread = i % 2;
+	}
+	start(f);
+	assert_int_equal(run(f, "cpu add 2"), CTL_OK);
+	assert_string_equal(f->q.log[0], "device_add upcall-cpu-1 driver=qemu64-x86_64-cpu "
+			    "socket-id=0 die-id=-1 core-id=0 thread-id=1");
+	assert_string_equal(f->q.log[1], "device_add upcall-cpu-2 driver=qemu64-x86_64-cpu "
+			    "socket-id=0 die-id=-1 core-id=1 thread-id=0");
+	assert_guest_request(f, 0, 1, want, 2);
+}
+
+static void plug_hot(struct fixture *f, int slot)
+{
+	f->q.slots[slot].plugged = true;
+	f->q.slots[slot].hot = true;
+	snprintf(f->q.slots[slot].id, sizeof(f->q.slots[slot].id), "upcall-cpu-%d", slot);
+}
+
+static void del_highest_two(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t want[] = { 3, 2 };
+
+	plug_hot(f, 1);
+	plug_hot(f, 2);
+	plug_hot(f, 3);
+	start(f);
+	assert_int_equal(run(f, "cpu del 2"), CTL_OK);
+	assert_guest_request(f, 0, 2, want, 2);
+	assert_int_equal(f->q.nlog, 2);
+	assert_string_equal(f->q.log[0], "device_del upcall-cpu-3");
+	assert_string_equal(f->q.log[1], "device_del upcall-cpu-2");
+	assert_string_equal(result_str(f, "removed"), "[\"upcall-cpu-3\",\"upcall-cpu-2\"]");
+	assert_string_equal(result_str(f, "removed_pending"), "(absent)");
+	assert_true(f->q.slots[1].plugged);
+}
+
+static void del_partial_release(void **state)
+{
+	struct fixture *f = *state;
+
+	plug_hot(f, 1);
+	plug_hot(f, 2);
+	f->g.cpu_accept = 1; /* the guest releases only the first */
+	start(f);
+	assert_int_equal(run(f, "cpu del 2"), CTL_EGUEST);
+	assert_int_equal(f->q.nlog, 1);
+	assert_string_equal(f->q.log[0], "device_del upcall-cpu-2");
+	assert_string_equal(result_str(f, "released"), "[2]");
+}
+
+static void del_never_boot_cpu(void **state)
+{
+	struct fixture *f = *state;
+
+	plug_hot(f, 1);
+	start(f);
+	assert_int_equal(run(f, "cpu del 2"), CTL_EVMM); /* only 1 hot-added */
+	assert_int_equal(run(f, "cpu del --apic-id 0"), CTL_EUSAGE);
+	assert_int_equal(f->g.n_req, 0);
+	assert_int_equal(f->q.nlog, 0);
+}
+
+/* QEMU without DEVICE_DELETED (pc with an ACPI-free guest): the guest's
+ * release stands, the removal is reported as pending. */
+static void del_no_device_deleted(void **state)
+{
+	struct fixture *f = *state;
+
+	plug_hot(f, 1);
+	f->q.device_deleted = false;
+	start(f);
+	assert_int_equal(run(f, "cpu del 1 --unplug-wait 0.2"), CTL_OK);
+	assert_string_equal(result_str(f, "removed_pending"), "[\"upcall-cpu-1\"]");
+}
+
+static void qmp_silent_times_out(void **state)
+{
+	struct fixture *f = *state;
+
+	f->q.silent = true;
+	f->c.timeout_ms = 200;
+	start(f);
+	assert_int_equal(run(f, "cpu add 1"), CTL_EVMM);
+	assert_non_null(strstr(result_str(f, "error"), "no reply within 200 ms"));
+	assert_int_equal(f->g.n_req, 0);
+}
+
+static void qmp_missing_socket(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(run(f, "cpu add 1"), CTL_EVMM);
+	assert_string_equal(result_str(f, "errno"), "2");
+}
+
+static void guest_unreachable_creates_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	f->g.hybrid_reply = "ERR\n";
+	start(f);
+	assert_int_equal(run(f, "cpu add 2"), CTL_ECONN);
+	assert_int_equal(f->q.nlog, 0);
+}
+
+static void write_devices(struct fixture *f)
+{
+	FILE *fp = fopen(f->devices, "w");
+
+	assert_non_null(fp);
+	fputs("[\n {\"id\": \"d1\", \"file\": \"/tmp/d1.img\", \"base\": \"0xfeb00000\", "
+	      "\"size\": \"0x200\", \"irq\": 5},\n"
+	      " {\"id\": \"d2\", \"file\": \"/tmp/d2.img\", \"base\": 4272947712, "
+	      "\"size\": 512, \"irq\": 6},\n"
+	      " {\"id\": \"broken\", \"base\": \"zz\", \"size\": \"0x200\", \"irq\": 7}\n]\n", fp);
+	fclose(fp);
+	f->c.devices = f->devices;
+}
+
+static void mmio_by_device(void **state)
+{
+	struct fixture *f = *state;
+
+	write_devices(f);
+	f->q.known_device = "d2";
+	start(f);
+	assert_int_equal(run(f, "mmio add --device d2"), CTL_OK);
+	assert_int_equal(f->g.n_req, 1);
+	/* ADD_MMIO base 0xfeb00200 (decimal in the file) size 0x200 irq 6 */
+	assert_int_equal(f->g.req[0][8], 5);
+	assert_int_equal(f->g.req[0][16], 0x00);
+	assert_int_equal(f->g.req[0][17], 0x02);
+	assert_int_equal(f->g.req[0][18], 0xb0);
+	assert_int_equal(f->g.req[0][19], 0xfe);
+	assert_int_equal(f->g.req[0][25], 0x02);
+	assert_int_equal(f->g.req[0][32], 6);
+	assert_string_equal(result_str(f, "qemu_type"), "\"virtio-blk-device\"");
+}
+
+static void mmio_device_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	write_devices(f);
+	f->q.known_device = "d2";
+	start(f);
+	assert_int_equal(run(f, "mmio add --device nosuch"), CTL_EVMM);
+	assert_non_null(strstr(result_str(f, "error"), "no device with id"));
+	assert_int_equal(run(f, "mmio add --device broken"), CTL_EVMM);
+	/* In devices.json but unknown to QEMU. */
+	assert_int_equal(run(f, "mmio del --device d1"), CTL_EVMM);
+	assert_int_equal(f->g.n_req, 0);
+	/* The guest says no: exit 1. */
+	f->g.mmio_ret = -EEXIST;
+	assert_int_equal(run(f, "mmio add --device d2"), CTL_EGUEST);
+	assert_int_equal(f->g.n_req, 1);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(add_two),
+		T(add_rollback_by_apic_index),
+		T(add_stale_index_no_rollback),
+		T(add_device_add_fails_midway),
+		T(add_not_enough_slots),
+		T(add_by_apic_id),
+		T(add_smt_topology),
+		T(del_highest_two),
+		T(del_partial_release),
+		T(del_never_boot_cpu),
+		T(del_no_device_deleted),
+		T(qmp_silent_times_out),
+		T(qmp_missing_socket),
+		T(guest_unreachable_creates_nothing),
+		T(mmio_by_device),
+		T(mmio_device_errors),
+	};
+
+	return cmocka_run_group_tests_name("qmp", tests, NULL, NULL);
+}
