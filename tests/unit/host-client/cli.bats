@@ -1,0 +1,229 @@
+#!/usr/bin/env bats
+# upcall-ctl as a user sees it: help, usage errors, exit codes, --json on
+# every path (checked with jq), against fake-vm (a run folder without a VM).
+
+bats_require_minimum_version 1.5.0
+
+CTL=${HC_CTL:-build/bin/upcall-ctl}
+FAKE=${HC_FAKE_VM:-build/host-client/tests/fake-vm}
+MAN=${HC_MAN:-host-client/upcall-ctl.1}
+
+# Start fake-vm in $RUN with extra arguments; wait for it (bounded).
+start_fake() {
+	RUN=$BATS_TEST_TMPDIR/run
+	mkdir -p "$RUN"
+	"$FAKE" --dir "$RUN" "$@" 3>&- &
+	FAKE_PID=$!
+	for _ in $(seq 200); do
+		[[ -e $RUN/ready ]] && return 0
+		kill -0 "$FAKE_PID" 2>/dev/null || return 1
+		sleep 0.02
+	done
+	return 1
+}
+
+teardown() {
+	if [[ -n ${FAKE_PID:-} ]]; then
+		kill "$FAKE_PID" 2>/dev/null || true
+		wait "$FAKE_PID" 2>/dev/null || true
+	fi
+}
+
+# run_json CMD...: $status, $output = stdout only; stdout must be one valid
+# JSON object whose "ok" matches the exit status.
+run_json() {
+	run --separate-stderr "$CTL" --json "$@"
+	echo "exit $status: $output / stderr: $stderr" >&3
+	jq -e 'type == "object"' <<<"$output" >/dev/null
+	if [[ $status -eq 0 ]]; then
+		jq -e '.ok == true' <<<"$output" >/dev/null
+	else
+		jq -e --argjson rc "$status" \
+			'.ok == false and (.error | type == "string") and (.errno | type == "number") and .exit_code == $rc' \
+			<<<"$output" >/dev/null
+	fi
+	[[ -z $stderr ]]
+}
+
+@test "--help lists every subcommand and exits 0" {
+	run "$CTL" --help
+	[[ $status -eq 0 ]]
+	for s in cpu mmio status wait-ready; do
+		grep -q "^  $s " <<<"$output"
+	done
+	grep -q 'Exit status' <<<"$output"
+}
+
+@test "each subcommand has its own --help" {
+	for s in cpu mmio status wait-ready; do
+		run "$CTL" "$s" --help
+		[[ $status -eq 0 ]]
+		grep -q "^Usage: upcall-ctl \[OPTIONS\] $s" <<<"$output"
+	done
+	run "$CTL" cpu add --help
+	[[ $status -eq 0 && $output == *"--apic-id"* ]]
+	run_json mmio --help
+	[[ $status -eq 0 ]]
+	jq -e '.usage | contains("--device")' <<<"$output"
+}
+
+@test "--version" {
+	run "$CTL" --version
+	[[ $status -eq 0 && $output =~ ^upcall-ctl\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+	run_json --version
+	jq -e '.version | test("^[0-9.]+$")' <<<"$output"
+}
+
+@test "usage errors exit 2, with a message on stderr" {
+	local args
+	while IFS= read -r args; do
+		run --separate-stderr "$CTL" --uds /nonexistent $args
+		echo "[$args] -> $status: $stderr" >&3
+		[[ $status -eq 2 && -n $stderr && -z $output ]]
+	done <<'EOF2'
+
+bogus
+--bogus cpu add
+--timeout abc status
+--timeout 0 status
+cpu
+cpu frob
+cpu add 0
+cpu add 256
+cpu add 1 2
+cpu add --apic-id 256
+cpu add --apic-id 3,3
+cpu add 2
+mmio add
+mmio add --base 0x1000 --size 0x200
+mmio add --base 0x1000 --size 0 --irq 5
+mmio add --base 0xfffffffffffff000 --size 0x2000 --irq 5
+mmio add --base zz --size 1 --irq 5
+mmio add --device d1
+status extra
+wait-ready extra
+EOF2
+}
+
+@test "usage errors with --json: one JSON object, exit 2" {
+	run_json cpu add 0
+	[[ $status -eq 2 ]]
+	jq -e '.usage_error == true and .errno == 22' <<<"$output"
+	run_json bogus
+	[[ $status -eq 2 ]]
+	run_json
+	[[ $status -eq 2 ]]
+}
+
+@test "missing socket: exit 3, JSON error with errno ENOENT" {
+	for cmd in "cpu add --apic-id 1" "cpu del --apic-id 1" \
+		"mmio add --base 0xfeb00000 --size 0x200 --irq 5" status; do
+		run_json --uds "$BATS_TEST_TMPDIR/none.sock" $cmd
+		[[ $status -eq 3 ]]
+		jq -e '.errno == 2 and (.error | contains("none.sock"))' <<<"$output"
+	done
+	run --separate-stderr "$CTL" --uds "$BATS_TEST_TMPDIR/none.sock" status
+	[[ $status -eq 3 && -z $output && $stderr == *"No such file"* ]]
+}
+
+@test "missing QMP socket: exit 4" {
+	start_fake
+	run_json --uds "$RUN/vsock.sock" --qmp "$BATS_TEST_TMPDIR/noqmp.sock" cpu add 1
+	[[ $status -eq 4 ]]
+}
+
+@test "wait-ready: succeeds on a ready guest, times out (exit 3) without one" {
+	start_fake
+	run_json --run "$RUN" wait-ready --timeout 5
+	[[ $status -eq 0 ]]
+	jq -e '.attempts == 1' <<<"$output"
+	local t0=$SECONDS
+	run_json --uds "$BATS_TEST_TMPDIR/none.sock" wait-ready --timeout 0.5
+	[[ $status -eq 3 ]]
+	jq -e '.attempts >= 2' <<<"$output"
+	((SECONDS - t0 < 5))
+}
+
+@test "wait-ready: a wrong greeting never counts as ready" {
+	start_fake --bad-greeting
+	run_json --run "$RUN" wait-ready --timeout 0.5
+	[[ $status -eq 3 ]]
+	jq -e '.error | contains("greeting")' <<<"$output"
+}
+
+@test "cpu add 2 / cpu del 1 through QMP and the guest" {
+	start_fake
+	run_json --run "$RUN" cpu add 2
+	[[ $status -eq 0 ]]
+	jq -e '.apic_ids == [1,2] and .devices == ["upcall-cpu-1","upcall-cpu-2"] and .guest.ret == 0 and .guest.apic_index == 2' <<<"$output"
+	run_json --run "$RUN" cpu del 1
+	[[ $status -eq 0 ]]
+	jq -e '.apic_ids == [2] and .released == [2] and .removed == ["upcall-cpu-2"]' <<<"$output"
+	run "$CTL" --run "$RUN" cpu add 1
+	[[ $status -eq 0 && $output == "added vCPU upcall-cpu-2 (APIC ID 2)" ]]
+}
+
+@test "cpu add: the guest takes 1 of 3, the other 2 are rolled back (exit 1)" {
+	start_fake --cpu-accept 1
+	run_json --run "$RUN" cpu add 3
+	[[ $status -eq 1 ]]
+	jq -e '.accepted == [1] and .rolled_back == ["upcall-cpu-2","upcall-cpu-3"] and .guest.apic_index == 1 and .errno == 16' <<<"$output"
+}
+
+@test "cpu add --apic-id without QMP only tells the guest" {
+	start_fake
+	run_json --uds "$RUN/vsock.sock" cpu add --apic-id 5 6,7
+	[[ $status -eq 0 ]]
+	jq -e '.apic_ids == [5,6,7]' <<<"$output"
+}
+
+@test "mmio add/del by --device and explicitly" {
+	start_fake
+	run_json --run "$RUN" mmio add --device d1
+	[[ $status -eq 0 ]]
+	jq -e '.mmio == {"base": 4272947200, "size": 512, "irq": 5} and .qemu_type == "virtio-blk-device"' <<<"$output"
+	run_json --uds "$RUN/vsock.sock" mmio del --base 0xfeb00000 --size 0x200 --irq 5
+	[[ $status -eq 0 ]]
+	run_json --run "$RUN" mmio add --device nosuch
+	[[ $status -eq 4 ]]
+}
+
+@test "mmio add refused by the guest: exit 1 with its errno" {
+	start_fake --mmio-ret 17
+	run_json --run "$RUN" mmio add --device d1
+	[[ $status -eq 1 ]]
+	jq -e '.errno == 17 and .guest.ret == -17' <<<"$output"
+	run --separate-stderr "$CTL" --run "$RUN" mmio add --device d1
+	[[ $status -eq 1 && $stderr == *"File exists"* ]]
+}
+
+@test "status: JSON and human summary; a non-JSON reply is an error" {
+	start_fake
+	run_json --run "$RUN" status
+	[[ $status -eq 0 ]]
+	jq -e '.status.ready == true and .status.cpus_online == 1' <<<"$output"
+	run "$CTL" --run "$RUN" status
+	[[ $status -eq 0 ]]
+	grep -Eq '^ready +true$' <<<"$output"
+	teardown
+	start_fake --status 'not json'
+	run_json --run "$RUN" status
+	[[ $status -eq 3 ]]
+	jq -e '.error | contains("not a JSON object")' <<<"$output"
+}
+
+@test "a silent guest: timeout, exit 3" {
+	start_fake --silent
+	run_json --run "$RUN" --timeout 0.3 mmio add --device d1
+	[[ $status -eq 3 ]]
+	jq -e '.errno == 110' <<<"$output"
+}
+
+@test "man page renders with man -l" {
+	run env MANPAGER=cat MANWIDTH=80 man -l "$MAN"
+	[[ $status -eq 0 ]]
+	grep -q 'EXIT STATUS' <<<"$output"
+	grep -q 'upcall-ctl' <<<"$output"
+	run env MANPAGER=cat man --warnings -l "$MAN"
+	[[ $status -eq 0 ]]
+}
