@@ -140,3 +140,30 @@ check-unit-qmp: $(HC_TEST_OUT)/test-qmp
 check-cli-host-client: $(HC_CTL) $(HC_TEST_OUT)/fake-vm
 	$(Q)HC_CTL=$(HC_CTL) HC_FAKE_VM=$(HC_TEST_OUT)/fake-vm HC_MAN=$(TOP)/$(HC_MAN) \
 		tools/tap-run.sh cli-host-client bats --tap $(HC_TEST_DIR)/cli.bats
+
+# ---- fuzzing --------------------------------------------------------------
+# One libFuzzer target per parser; a short run in `make check`, a long one
+# (HC_FUZZ_SECONDS each, niced) in `make fuzz`.
+HC_FUZZERS := host-client-reply host-client-hybrid
+HC_FUZZ_BINS := $(HC_FUZZERS:%=$(HC_OUT)/fuzz/%)
+HC_FUZZ_SECONDS ?= 300
+HC_FUZZ_RUNS ?= 200000
+
+$(HC_OUT)/fuzz/%: tests/fuzz/%.c $(HC_DIR)/lib/codec.c $(HC_DIR)/include/upcall.h
+	$(call quiet,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(HC_DIR)/include -o $@ $< $(HC_DIR)/lib/codec.c
+
+.PHONY: hc-fuzz
+FUZZ_TARGETS += hc-fuzz
+hc-fuzz: $(HC_FUZZ_BINS)
+	$(Q)for f in $(HC_FUZZERS); do \
+		mkdir -p $(HC_OUT)/fuzz/corpus-$$f && \
+		nice -n 10 $(HC_OUT)/fuzz/$$f -max_total_time=$(HC_FUZZ_SECONDS) \
+			$(HC_OUT)/fuzz/corpus-$$f || exit 1; \
+	done
+
+check-fuzz-host-client: $(HC_FUZZ_BINS)
+	$(Q)tools/tap-run.sh fuzz-host-client bash -c 'for f in $(HC_FUZZERS); do \
+		tools/tap-check.sh "fuzz $$f ($(HC_FUZZ_RUNS) runs)" \
+			nice -n 10 $(HC_OUT)/fuzz/$$f -runs=$(HC_FUZZ_RUNS) -seed=1; done'
