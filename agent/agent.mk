@@ -43,7 +43,19 @@ $(AGENT_BIN): $(AGENT_UNSTRIPPED)
 	$(Q)mkdir -p $(@D)
 	$(Q)strip --strip-all -o $@ $<
 
--include $(AGENT_OBJS:.o=.d)
+# agent-query: guest-side client of the status service (vsock loopback),
+# for test scripts inside the guest; goes to /usr/bin via GUEST_EXTRA_BINS.
+AGENT_QUERY := $(BUILD)/guest/agent-query
+AGENT_QUERY_OBJS := $(AGENT_OBJDIR)/agent-query.o $(AGENT_OBJDIR)/fdio.o
+ALL_TARGETS += $(AGENT_QUERY)
+GUEST_EXTRA_BINS += $(AGENT_QUERY)
+
+$(AGENT_QUERY): $(AGENT_QUERY_OBJS)
+	$(call quiet,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(AGENT_CC) $(AGENT_LDFLAGS) -s -o $@ $^
+
+-include $(AGENT_OBJS:.o=.d) $(AGENT_QUERY_OBJS:.o=.d)
 
 # --- unit tests (host compiler, glibc, sanitizers) ---------------------------
 AGENT_TEST_SRCS := $(wildcard tests/unit/agent/test_*.c)
@@ -66,3 +78,19 @@ BENCH_TARGETS += agent-size
 agent-size: $(AGENT_BIN)
 	@printf 'agent: %s bytes stripped (goal <= %s)\n' \
 		"$$(stat -c %s $(AGENT_BIN))" 102400
+
+# --- fuzzing (make fuzz): AGENT_FUZZ_SECONDS per harness ---------------------
+AGENT_FUZZ_SECONDS ?= 60
+AGENT_FUZZERS := agent_uevent agent_cmdline
+FUZZ_TARGETS += $(addprefix fuzz-,$(AGENT_FUZZERS))
+.PHONY: $(addprefix fuzz-,$(AGENT_FUZZERS))
+
+$(BUILD)/agent/fuzz/%: tests/fuzz/%.c $(AGENT_PURE_SRCS)
+	$(call quiet,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Iagent -o $@ $< $(AGENT_PURE_SRCS)
+
+$(addprefix fuzz-,$(AGENT_FUZZERS)): fuzz-%: $(BUILD)/agent/fuzz/%
+	$(Q)mkdir -p $(BUILD)/agent/fuzz/corpus-$*
+	$(Q)$< -max_total_time=$(AGENT_FUZZ_SECONDS) -max_len=9000 \
+		$(BUILD)/agent/fuzz/corpus-$*
