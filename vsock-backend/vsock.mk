@@ -47,3 +47,20 @@ $(VSOCKD_ECHO): vsock-backend/guest/vsock-echo.c | $(BUILD)/uapi/include/linux/v
 .PHONY: vsockd-install
 vsockd-install: $(VSOCKD_BIN)
 	install -D -m 0755 $(VSOCKD_BIN) $(DESTDIR)$(BINDIR)/upcall-vsockd
+
+# --- unit tests: cmocka, synthetic guest memory, ASan/UBSan -----------------
+VSOCKD_TEST_SRCS := $(wildcard tests/unit/vsock/test_*.c)
+VSOCKD_TEST_BINS := $(patsubst tests/unit/vsock/%.c,$(BUILD)/vsock-backend/tests/%,$(VSOCKD_TEST_SRCS))
+
+$(BUILD)/vsock-backend/tests/test_%: tests/unit/vsock/test_%.c $(VSOCKD_LIB_SRCS) \
+		$(wildcard tests/unit/vsock/*.h vsock-backend/*.h)
+	$(call quiet,HOSTCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(HOST_CC) $(filter-out -MMD -MP,$(HOST_CFLAGS)) $(SAN_CFLAGS) \
+		-Ivsock-backend -Itests/unit/vsock -o $@ $< $(VSOCKD_LIB_SRCS) -lcmocka
+
+CHECK_SUITES += unit-vsock
+.PHONY: check-unit-vsock
+check-unit-vsock: $(VSOCKD_TEST_BINS)
+	$(Q)tools/tap-run.sh unit-vsock bash -c \
+		'rc=0; for t in $(VSOCKD_TEST_BINS); do $$t || rc=1; done; exit $$rc'

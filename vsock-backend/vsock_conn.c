@@ -92,7 +92,12 @@ void conn_update_events(struct vsock_conn *c)
 		ev = 0;	/* hang-ups and errors are always reported */
 		break;
 	case CONN_ESTABLISHED:
-		if (!c->eof && !c->readable && conn_peer_credit(c) > 0 &&
+		/*
+		 * Without credit, poll only until data shows up once: that
+		 * is when a CREDIT_REQUEST is worth sending.
+		 */
+		if (!c->eof && !c->readable &&
+		    (conn_peer_credit(c) > 0 || !c->credit_requested) &&
 		    !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV))
 			ev |= EPOLLIN;
 		/* fallthrough */

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Host-side peer for the vsock back-end's e2e tests and benchmark.
+
+Talks the hybrid-vsock convention: connect to the back-end's --uds-path,
+write "CONNECT <port>\\n", read "OK <host port>\\n", then the stream.
+
+  vsock_client.py echo UDS PORT BYTES [--conns N]   echo through the guest's
+        vsock-echo server; checks every byte; prints "ok N BYTES SHA256"
+  vsock_client.py request UDS PORT LINE     one request line, one reply line
+  vsock_client.py refused UDS PORT          succeeds if the guest refuses
+  vsock_client.py serve-echo PATH COUNT     echo server on a Unix socket
+        (guest -> host connections), serves COUNT connections, then exits
+  vsock_client.py bench UDS ...             see bench --help
+All waits have timeouts (--timeout, default 120 s).
+"""
+import argparse
+import hashlib
+import os
+import socket
+import sys
+import threading
+import time
+
+
+PERIOD = 1 << 20  # the pattern repeats every MiB
+_BLOCK = bytes(((i * 7 + i // 4096) & 0xFF) for i in range(PERIOD))
+
+
+def pattern_block(offset, n):
+    """Bytes [offset, offset+n) of the pattern guest vsock-echo uses:
+    byte i = (i * 7 + i // 4096) & 0xff. Chunks never cross a MiB."""
+    o = offset % PERIOD
+    assert o + n <= PERIOD
+    return _BLOCK[o:o + n]
+
+
+def hybrid_connect(uds, port, timeout):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(uds)
+    s.sendall(b"CONNECT %d\n" % port)
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        if not c:
+            s.close()
+            raise ConnectionRefusedError("guest port %d refused (EOF)" % port)
+        line += c
+        if len(line) > 64:
+            raise ConnectionError("reply line too long")
+    if not line.startswith(b"OK "):
+        raise ConnectionRefusedError("guest port %d: %r" % (port, line))
+    return s, int(line[3:].strip())
+
+
+CHUNK = 65536
+
+
+def echo_once(uds, port, nbytes, timeout, result, idx):
+    try:
+        s, _ = hybrid_connect(uds, port, timeout)
+        err = []
+
+        def writer():
+            try:
+                off = 0
+                while off < nbytes:
+                    n = min(CHUNK, nbytes - off)
+                    s.sendall(pattern_block(off, n))
+                    off += n
+                s.shutdown(socket.SHUT_WR)
+            except OSError as e:
+                err.append(e)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        h = hashlib.sha256()
+        want = hashlib.sha256()
+        got = 0
+        while True:
+            data = s.recv(262144)
+            if not data:
+                break
+            h.update(data)
+            got += len(data)
+        t.join(timeout)
+        s.close()
+        off = 0
+        while off < nbytes:
+            n = min(CHUNK, nbytes - off)
+            want.update(pattern_block(off, n))
+            off += n
+        if err:
+            raise err[0]
+        if got != nbytes:
+            raise ValueError("got %d of %d bytes back" % (got, nbytes))
+        if h.hexdigest() != want.hexdigest():
+            raise ValueError("checksum mismatch")
+        result[idx] = h.hexdigest()
+    except Exception as e:  # reported by the caller
+        result[idx] = e
+
+
+def cmd_echo(a):
+    result = [None] * a.conns
+    threads = [threading.Thread(target=echo_once,
+                                args=(a.uds, a.port, a.bytes, a.timeout, result, i))
+               for i in range(a.conns)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(a.timeout)
+    secs = time.monotonic() - start
+    bad = [r for r in result if not isinstance(r, str)]
+    if bad:
+        for r in bad:
+            print("error: %s" % (r if r else "timed out"), file=sys.stderr)
+        return 1
+    print("ok %d %d %s %.1fs" % (a.conns, a.bytes, result[0], secs))
+    return 0
+
+
+def cmd_request(a):
+    s, _ = hybrid_connect(a.uds, a.port, a.timeout)
+    s.sendall(a.line.encode() + b"\n")
+    reply = b""
+    while not reply.endswith(b"\n"):
+        c = s.recv(4096)
+        if not c:
+            break
+        reply += c
+    s.close()
+    sys.stdout.write(reply.decode(errors="replace"))
+    return 0 if reply.endswith(b"\n") else 1
+
+
+def cmd_refused(a):
+    try:
+        s, _ = hybrid_connect(a.uds, a.port, a.timeout)
+    except ConnectionRefusedError as e:
+        print("refused: %s" % e)
+        return 0
+    s.close()
+    print("error: guest accepted port %d" % a.port, file=sys.stderr)
+    return 1
+
+
+def cmd_serve_echo(a):
+    try:
+        os.unlink(a.path)
+    except FileNotFoundError:
+        pass
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(a.path + ".tmp")
+    ls.listen(16)
+    os.rename(a.path + ".tmp", a.path)
+    ls.settimeout(a.timeout)
+    for _ in range(a.count):
+        c, _ = ls.accept()
+        c.settimeout(a.timeout)
+        total = 0
+        while True:
+            data = c.recv(65536)
+            if not data:
+                break
+            total += len(data)
+            c.sendall(data)
+        c.close()
+        print("served %d bytes" % total, flush=True)
+    ls.close()
+    os.unlink(a.path)
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--timeout", type=float, default=120.0)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("echo")
+    e.add_argument("uds")
+    e.add_argument("port", type=int)
+    e.add_argument("bytes", type=int)
+    e.add_argument("--conns", type=int, default=1)
+    r = sub.add_parser("request")
+    r.add_argument("uds")
+    r.add_argument("port", type=int)
+    r.add_argument("line")
+    f = sub.add_parser("refused")
+    f.add_argument("uds")
+    f.add_argument("port", type=int)
+    s = sub.add_parser("serve-echo")
+    s.add_argument("path")
+    s.add_argument("count", type=int)
+    a = p.parse_args()
+    return {"echo": cmd_echo, "request": cmd_request, "refused": cmd_refused,
+            "serve-echo": cmd_serve_echo}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
