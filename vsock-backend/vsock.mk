@@ -64,3 +64,39 @@ CHECK_SUITES += unit-vsock
 check-unit-vsock: $(VSOCKD_TEST_BINS)
 	$(Q)tools/tap-run.sh unit-vsock bash -c \
 		'rc=0; for t in $(VSOCKD_TEST_BINS); do $$t || rc=1; done; exit $$rc'
+
+# --- libFuzzer: ring walker, packet parser, device tx path ------------------
+VSOCKD_FUZZ := $(BUILD)/vsock-backend/fuzz/vsock_fuzz
+VSOCKD_FUZZ_SRCS := vsock-backend/log.c vsock-backend/loop.c \
+	vsock-backend/virtqueue.c vsock-backend/vsock_packet.c \
+	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c vsock-backend/host_uds.c
+VSOCKD_FUZZ_CORPUS := $(BUILD)/vsock-backend/fuzz/corpus
+# Short run inside `make check`, long one for `make fuzz`.
+VSOCKD_FUZZ_CHECK_SECS ?= 25
+VSOCKD_FUZZ_LONG_SECS ?= 90
+
+$(VSOCKD_FUZZ): tests/fuzz/vsock_fuzz.c $(VSOCKD_FUZZ_SRCS) $(wildcard vsock-backend/*.h)
+	$(call quiet,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Ivsock-backend -o $@ $< $(VSOCKD_FUZZ_SRCS)
+
+# The repository's seeds plus what earlier runs found (kept under build/).
+.PHONY: vsockd-fuzz-corpus
+vsockd-fuzz-corpus:
+	$(Q)mkdir -p $(VSOCKD_FUZZ_CORPUS)
+	$(Q)cp -n tests/fuzz/vsock_corpus/* $(VSOCKD_FUZZ_CORPUS)/
+
+CHECK_SUITES += fuzz-vsock
+FUZZ_TARGETS += vsockd-fuzz-long
+.PHONY: check-fuzz-vsock vsockd-fuzz-long
+check-fuzz-vsock: $(VSOCKD_FUZZ) vsockd-fuzz-corpus
+	$(Q)tools/tap-run.sh fuzz-vsock tools/tap-check.sh \
+		"vsock fuzz: ring walker and packet parser, $(VSOCKD_FUZZ_CHECK_SECS) s without a crash" \
+		nice -n 10 $(VSOCKD_FUZZ) -max_total_time=$(VSOCKD_FUZZ_CHECK_SECS) \
+		-max_len=70000 -print_final_stats=1 -artifact_prefix=$(BUILD)/vsock-backend/fuzz/ \
+		$(VSOCKD_FUZZ_CORPUS)
+
+vsockd-fuzz-long: $(VSOCKD_FUZZ) vsockd-fuzz-corpus
+	nice -n 10 $(VSOCKD_FUZZ) -max_total_time=$(VSOCKD_FUZZ_LONG_SECS) -max_len=70000 \
+		-print_final_stats=1 -artifact_prefix=$(BUILD)/vsock-backend/fuzz/ \
+		$(VSOCKD_FUZZ_CORPUS)

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer target: the virtqueue walker, the packet parser and the
+ * device's tx path, on guest memory made of fuzzer bytes.
+ *
+ * Input layout: byte 0 ring size (log2, 1..8), byte 1 split point of the
+ * memory table (two regions, adjacent in guest-physical space), bytes 2-3
+ * the starting avail index, then the contents of guest memory: descriptor
+ * table at 0, avail ring at 0x1000, used ring at 0x2000 (tx queue), rx
+ * queue rings at 0x3000..0x5000, buffers anywhere.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "log.h"
+#include "loop.h"
+#include "virtqueue.h"
+#include "vsock_dev.h"
+#include "vsock_packet.h"
+
+#define MEM_SIZE 0x10000
+#define GPA_BASE 0x40000000ull
+#define UVA_BASE 0x7f0000000000ull
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint8_t mem[MEM_SIZE];
+
+static void walk_only(struct virtqueue *vq, const struct vq_memory *m)
+{
+	static struct vq_chain c;
+	static uint8_t scratch[VSOCK_MAX_PKT_PAYLOAD];
+
+	for (int i = 0; i < 64; i++) {
+		struct vsock_hdr h;
+		enum vq_pop_result r = vq_pop(vq, m, &c);
+
+		if (r == VQ_EMPTY || r == VQ_BAD_RING)
+			return;
+		if (r == VQ_CHAIN && vsock_parse_chain(&c, &h) == VSOCK_PKT_OK) {
+			size_t got = vq_segs_read(c.out, c.nout, VSOCK_HDR_LEN,
+						  scratch, h.len);
+
+			if (got != h.len)
+				__builtin_trap();	/* parser promised h.len */
+		}
+		if (r == VQ_CHAIN && c.in_len)
+			vq_segs_write(c.in, c.nin, 0, mem, c.in_len < 64 ? c.in_len : 64);
+		vq_push(vq, c.head, 0);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct vq_memory m;
+	static struct vsock_dev d;
+	static struct loop lp = { .epfd = -1 };
+	struct virtqueue vq;
+	unsigned num, split;
+	uint16_t start;
+
+	if (size < 4)
+		return 0;
+	log_set_level(LOG_ERROR + 0);
+	num = 1u << (1 + data[0] % 8);
+	split = (data[1] + 1u) * 0x100;	/* 0x100..0x10000 */
+	start = (uint16_t)(data[2] | data[3] << 8);
+	memset(mem, 0, sizeof(mem));
+	memcpy(mem, data + 4, size - 4 < MEM_SIZE ? size - 4 : MEM_SIZE);
+
+	memset(&m, 0, sizeof(m));
+	m.n = split < MEM_SIZE ? 2 : 1;
+	m.r[0] = (struct vq_region){ GPA_BASE, split, UVA_BASE, mem };
+	if (m.n == 2)
+		m.r[1] = (struct vq_region){ GPA_BASE + split, MEM_SIZE - split,
+					     UVA_BASE + 0x100000 + split, mem + split };
+
+	/* 1. the walker and the parser on the tx rings */
+	memset(&vq, 0, sizeof(vq));
+	vq.num = num;
+	vq.desc_uva = UVA_BASE;
+	vq.avail_uva = UVA_BASE + 0x1000;
+	vq.used_uva = UVA_BASE + 0x2000;
+	vq.last_avail = start;
+	if (split <= 0x2000 + 8 * num + 6) {
+		/* rings straddle the regions: must be refused */
+		if (vq_map_rings(&vq, &m) == 0)
+			__builtin_trap();
+		return 0;
+	}
+	if (vq_map_rings(&vq, &m) != 0)
+		return 0;
+	walk_only(&vq, &m);
+
+	/* 2. the same bytes through the device: tx packets, RSTs into rx */
+	memcpy(mem, data + 4, size - 4 < MEM_SIZE ? size - 4 : MEM_SIZE);
+	vsock_dev_init(&d, &lp, 3, 4096, "/nonexistent/vsock-fuzz");
+	d.mem = &m;
+	d.q[VSOCK_QUEUE_TX].vq = vq;
+	d.q[VSOCK_QUEUE_TX].vq.last_avail = start;
+	d.q[VSOCK_QUEUE_TX].vq.used_idx = 0;
+	d.q[VSOCK_QUEUE_RX].vq = vq;
+	d.q[VSOCK_QUEUE_RX].vq.desc_uva = UVA_BASE;
+	d.q[VSOCK_QUEUE_RX].vq.avail_uva = UVA_BASE + 0x3000;
+	d.q[VSOCK_QUEUE_RX].vq.used_uva = UVA_BASE + 0x4000;
+	if (split > 0x4000 + 8 * num + 6 &&
+	    vq_map_rings(&d.q[VSOCK_QUEUE_RX].vq, &m) == 0) {
+		d.q[VSOCK_QUEUE_TX].started = true;
+		d.q[VSOCK_QUEUE_RX].started = true;
+		vsock_dev_process_tx(&d);
+	}
+	vsock_dev_fini(&d);
+	return 0;
+}
