@@ -100,3 +100,13 @@ vsockd-fuzz-long: $(VSOCKD_FUZZ) vsockd-fuzz-corpus
 	nice -n 10 $(VSOCKD_FUZZ) -max_total_time=$(VSOCKD_FUZZ_LONG_SECS) -max_len=70000 \
 		-print_final_stats=1 -artifact_prefix=$(BUILD)/vsock-backend/fuzz/ \
 		$(VSOCKD_FUZZ_CORPUS)
+
+# --- end-to-end (real guests) and benchmark ---------------------------------
+CHECK_SUITES += e2e-vsock
+BENCH_TARGETS += vsockd-bench
+.PHONY: check-e2e-vsock vsockd-bench
+check-e2e-vsock: $(VSOCKD_BIN) $(VSOCKD_ECHO) $(BUILD)/guest/bzImage $(BUILD)/guest/initramfs.cpio.gz
+	$(Q)tools/tap-run.sh e2e-vsock bats --tap tests/e2e/vsock.bats
+
+vsockd-bench: $(VSOCKD_BIN) $(VSOCKD_ECHO) $(BUILD)/guest/bzImage $(BUILD)/guest/initramfs.cpio.gz
+	$(Q)tests/bench/vsock-bench.sh

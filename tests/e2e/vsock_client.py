@@ -10,7 +10,11 @@ write "CONNECT <port>\\n", read "OK <host port>\\n", then the stream.
   vsock_client.py refused UDS PORT          succeeds if the guest refuses
   vsock_client.py serve-echo PATH COUNT     echo server on a Unix socket
         (guest -> host connections), serves COUNT connections, then exits
-  vsock_client.py bench UDS ...             see bench --help
+  vsock_client.py bench-send UDS PORT BYTES   host -> guest sink: MB/s
+  vsock_client.py bench-recv PATH BYTES        accept one guest connection on
+        PATH, read BYTES: MB/s (start the guest sender meanwhile)
+  vsock_client.py bench-rtt UDS PORT SIZE COUNT   round trips through the
+        guest echo server: p50/p99 in microseconds
 All waits have timeouts (--timeout, default 120 s).
 """
 import argparse
@@ -173,6 +177,78 @@ def cmd_serve_echo(a):
     return 0
 
 
+def cmd_bench_send(a):
+    s, _ = hybrid_connect(a.uds, a.port, a.timeout)
+    block = _BLOCK[:CHUNK]
+    start = time.monotonic()
+    left = a.bytes
+    while left > 0:
+        n = min(CHUNK, left)
+        s.sendall(block[:n])
+        left -= n
+    s.shutdown(socket.SHUT_WR)
+    # The sink closes after it has read everything: that ends the clock.
+    while s.recv(4096):
+        pass
+    secs = time.monotonic() - start
+    s.close()
+    print("%.1f" % (a.bytes / secs / 1e6))
+    return 0
+
+
+def cmd_bench_recv(a):
+    try:
+        os.unlink(a.path)
+    except FileNotFoundError:
+        pass
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(a.path + ".tmp")
+    ls.listen(1)
+    os.rename(a.path + ".tmp", a.path)
+    ls.settimeout(a.timeout)
+    print("listening", flush=True)
+    c, _ = ls.accept()
+    c.settimeout(a.timeout)
+    start = time.monotonic()
+    got = 0
+    while True:
+        data = c.recv(262144)
+        if not data:
+            break
+        got += len(data)
+    secs = time.monotonic() - start
+    c.close()
+    ls.close()
+    os.unlink(a.path)
+    if got != a.bytes:
+        print("error: got %d of %d bytes" % (got, a.bytes), file=sys.stderr)
+        return 1
+    print("%.1f" % (got / secs / 1e6))
+    return 0
+
+
+def cmd_bench_rtt(a):
+    s, _ = hybrid_connect(a.uds, a.port, a.timeout)
+    msg = _BLOCK[:a.size]
+    times = []
+    for _ in range(a.count):
+        t0 = time.monotonic()
+        s.sendall(msg)
+        got = 0
+        while got < a.size:
+            data = s.recv(a.size - got)
+            if not data:
+                raise ConnectionError("echo server closed")
+            got += len(data)
+        times.append(time.monotonic() - t0)
+    s.close()
+    times.sort()
+    p50 = times[len(times) // 2] * 1e6
+    p99 = times[min(len(times) - 1, (len(times) * 99) // 100)] * 1e6
+    print("%.0f %.0f" % (p50, p99))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--timeout", type=float, default=120.0)
@@ -192,9 +268,22 @@ def main():
     s = sub.add_parser("serve-echo")
     s.add_argument("path")
     s.add_argument("count", type=int)
+    b = sub.add_parser("bench-send")
+    b.add_argument("uds")
+    b.add_argument("port", type=int)
+    b.add_argument("bytes", type=int)
+    b = sub.add_parser("bench-recv")
+    b.add_argument("path")
+    b.add_argument("bytes", type=int)
+    b = sub.add_parser("bench-rtt")
+    b.add_argument("uds")
+    b.add_argument("port", type=int)
+    b.add_argument("size", type=int)
+    b.add_argument("count", type=int)
     a = p.parse_args()
     return {"echo": cmd_echo, "request": cmd_request, "refused": cmd_refused,
-            "serve-echo": cmd_serve_echo}[a.cmd](a)
+            "serve-echo": cmd_serve_echo, "bench-send": cmd_bench_send,
+            "bench-recv": cmd_bench_recv, "bench-rtt": cmd_bench_rtt}[a.cmd](a)
 
 
 if __name__ == "__main__":
