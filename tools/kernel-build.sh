@@ -109,6 +109,20 @@ install_file() {
 	mv -f "$dst.tmp.$$" "$dst"
 }
 
+# Serialises builds of one cache entry: a second `make` (or another
+# engineer's) waits for the running build and then takes its result,
+# instead of building the same kernel twice at once. The lock is released
+# when the script exits.
+lock_entry() {
+	local name=$1
+	mkdir -p "$CACHE_ROOT"
+	exec 9>"$CACHE_ROOT/.lock-$name"
+	if ! flock -n 9; then
+		log "another build of $name is running; waiting for it"
+		flock 9
+	fi
+}
+
 # Publishes a filled temporary folder as cache entry $2 (rename is atomic;
 # if another build got there first, keep theirs).
 publish() {
@@ -171,6 +185,7 @@ build_kernel() {
 	local key entry tmp tree start
 	key=$(cache_key)
 	entry=$CACHE_ROOT/$key
+	[[ -f $entry/bzImage && -f $entry/config ]] || lock_entry "$key"
 	if [[ -f $entry/bzImage && -f $entry/config ]]; then
 		install_file "$entry/bzImage" "$OUT"
 		install_file "$entry/config" "$OUT.config"
@@ -180,7 +195,10 @@ build_kernel() {
 	fi
 	echo "kernel-build: cache miss $key, building (several minutes)"
 	start=$SECONDS
-	tree=$WORK_ROOT/linux-$key
+	# Trees of earlier failed or interrupted builds of this key (a running
+	# one would hold the lock): kept for debugging until now.
+	rm -rf "$WORK_ROOT/linux-$key".*
+	tree=$WORK_ROOT/linux-$key.$$
 	extract_source "$tree"
 	apply_patches "$tree"
 
@@ -199,6 +217,7 @@ build_kernel() {
 
 	mkdir -p "$CACHE_ROOT"
 	tmp=$(mktemp -d "$CACHE_ROOT/.tmp.$key.XXXXXX")
+	CLEANUP=$tmp
 	cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
 	cp "$tree/.config" "$tmp/config"
 	{
@@ -220,14 +239,16 @@ build_kernel() {
 install_headers() {
 	local dir=$1 entry tmp tree
 	entry=$CACHE_ROOT/headers-$(echo "$KERNEL_PKG $KERNEL_PKG_VERSION script $SCRIPT_VERSION" | sha256sum | cut -c1-16)
+	[[ -f $entry/include/linux/vm_sockets.h ]] || lock_entry "${entry##*/}"
 	if [[ -f $entry/include/linux/vm_sockets.h ]]; then
 		echo "kernel-build: headers cache hit"
 	else
 		echo "kernel-build: headers cache miss, installing from $KERNEL_TARBALL"
-		tree=$WORK_ROOT/headers-src
+		tree=$WORK_ROOT/headers-src.$$
 		extract_source "$tree"
 		mkdir -p "$CACHE_ROOT"
 		tmp=$(mktemp -d "$CACHE_ROOT/.tmp.headers.XXXXXX")
+		CLEANUP="$tmp $tree"
 		make -C "$tree" ARCH=x86_64 -s headers_install INSTALL_HDR_PATH="$tmp" ||
 			die "headers_install failed"
 		publish "$tmp" "$entry"
@@ -241,6 +262,10 @@ install_headers() {
 	mv "$dir/include.tmp.$$" "$dir/include"
 	echo "$dir/include"
 }
+
+# Temporary folders removed however the script ends.
+CLEANUP=
+trap '[[ -n $CLEANUP ]] && rm -rf $CLEANUP' EXIT
 
 FRAGS=()
 OUT=

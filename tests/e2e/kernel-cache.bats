@@ -58,7 +58,7 @@ key() {
 	mkdir -p "$XDG_CACHE_HOME/upcall/kernel/$k"
 	echo "cached kernel $k" >"$XDG_CACHE_HOME/upcall/kernel/$k/bzImage"
 	echo "cached config $k" >"$XDG_CACHE_HOME/upcall/kernel/$k/config"
-	rm -rf "$TOP/build/kernel/linux-$k"
+	rm -rf "$TOP/build/kernel/linux-$k".*
 	SECONDS=0
 	run "$KB" "${FRAGS[@]}" --out "$out"
 	[[ $status -eq 0 ]]
@@ -66,7 +66,7 @@ key() {
 	[[ ${lines[-1]} == "$out" ]]
 	[[ $(cat "$out") == "cached kernel $k" ]]
 	[[ $(cat "$out.config") == "cached config $k" ]]
-	[[ ! -e $TOP/build/kernel/linux-$k ]]
+	[[ -z $(compgen -G "$TOP/build/kernel/linux-$k*") ]]
 	((SECONDS < 5))
 }
 

@@ -55,7 +55,8 @@ boot_and_check() {
 	grep -q '^MACHINE=pc$' "$E2E_DIR/vm.env"
 	e2e_stop
 	[[ ! -e $E2E_DIR/qemu.pid ]]
-	! kill -0 "$(sed -n 's/^QEMU_PID=//p' "$E2E_DIR/vm.env")" 2>/dev/null
+	run kill -0 "$(sed -n 's/^QEMU_PID=//p' "$E2E_DIR/vm.env")"
+	[[ $status -ne 0 ]]
 }
 
 @test "microvm: boots to READY with 2 vCPUs; an extra disk is not announced" {
@@ -79,7 +80,8 @@ for d in devs:
 assert devs[0]["base"] != devs[1]["base"]
 EOF
 	# Nobody told the guest about them: no virtio-blk disk came up.
-	! e2e_console | grep -E 'virtio_blk|\[vd[a-z]\]'
+	run grep -E 'virtio_blk|\[vd[a-z]\]' "$E2E_DIR/console.log"
+	[[ $status -eq 1 ]]
 	e2e_assert_console_clean
 }
 
@@ -122,7 +124,8 @@ EOF
 	[[ $output == *"last console lines"* ]]
 	[[ $output == *"UPCALL READY"* ]]
 	[[ ! -e $BATS_TEST_TMPDIR/vm/qemu.pid ]]
-	! kill -0 "$(sed -n 's/^QEMU_PID=//p' "$BATS_TEST_TMPDIR/vm/vm.env")" 2>/dev/null
+	run kill -0 "$(sed -n 's/^QEMU_PID=//p' "$BATS_TEST_TMPDIR/vm/vm.env")"
+	[[ $status -ne 0 ]]
 }
 
 @test "start: bad arguments get a clear error and start nothing" {
