@@ -263,54 +263,60 @@ install_headers() {
 	echo "$dir/include"
 }
 
-# Temporary folders removed however the script ends.
-CLEANUP=
-trap '[[ -n $CLEANUP ]] && rm -rf $CLEANUP' EXIT
+main() {
+	# Temporary folders removed however the script ends.
+	CLEANUP=
+	trap '[[ -n $CLEANUP ]] && rm -rf $CLEANUP' EXIT
 
-FRAGS=()
-OUT=
-HEADERS=
-PRINT_KEY=0
-VERIFY=
-while [[ $# -gt 0 ]]; do
-	case $1 in
-	--config) [[ $# -ge 2 ]] || die "--config needs a file"; FRAGS+=("$(realpath "$2")"); shift 2 ;;
-	--out) [[ $# -ge 2 ]] || die "--out needs a file"; OUT=$(realpath -m "$2"); shift 2 ;;
-	--headers) [[ $# -ge 2 ]] || die "--headers needs a folder"; HEADERS=$(realpath -m "$2"); shift 2 ;;
-	--print-key) PRINT_KEY=1; shift ;;
-	--verify-config) [[ $# -ge 2 ]] || die "--verify-config needs a .config"; VERIFY=$2; shift 2 ;;
-	-h | --help) usage; exit 0 ;;
-	*) usage >&2; die "unknown argument: $1" ;;
-	esac
-done
+	FRAGS=()
+	OUT=
+	HEADERS=
+	PRINT_KEY=0
+	VERIFY=
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--config) [[ $# -ge 2 ]] || die "--config needs a file"; FRAGS+=("$(realpath "$2")"); shift 2 ;;
+		--out) [[ $# -ge 2 ]] || die "--out needs a file"; OUT=$(realpath -m "$2"); shift 2 ;;
+		--headers) [[ $# -ge 2 ]] || die "--headers needs a folder"; HEADERS=$(realpath -m "$2"); shift 2 ;;
+		--print-key) PRINT_KEY=1; shift ;;
+		--verify-config) [[ $# -ge 2 ]] || die "--verify-config needs a .config"; VERIFY=$2; shift 2 ;;
+		-h | --help) usage; exit 0 ;;
+		*) usage >&2; die "unknown argument: $1" ;;
+		esac
+	done
 
-if [[ ${#FRAGS[@]} -eq 0 ]]; then
-	mapfile -t FRAGS < <(LC_ALL=C ls -1 "$TOP"/kernel-patches/config/*.config 2>/dev/null | LC_ALL=C sort)
-	[[ ${#FRAGS[@]} -gt 0 ]] || die "no config fragments in kernel-patches/config/"
-fi
-for f in "${FRAGS[@]}"; do
-	[[ -r $f ]] || die "config fragment $f is not readable"
-done
+	if [[ ${#FRAGS[@]} -eq 0 ]]; then
+		mapfile -t FRAGS < <(LC_ALL=C ls -1 "$TOP"/kernel-patches/config/*.config 2>/dev/null | LC_ALL=C sort)
+		[[ ${#FRAGS[@]} -gt 0 ]] || die "no config fragments in kernel-patches/config/"
+	fi
+	for f in "${FRAGS[@]}"; do
+		[[ -r $f ]] || die "config fragment $f is not readable"
+	done
 
-while IFS= read -r p; do
-	[[ -f $PATCH_DIR/$p ]] || die "kernel-patches/series names $p, which does not exist"
-done < <(series_patches)
+	while IFS= read -r p; do
+		[[ -f $PATCH_DIR/$p ]] || die "kernel-patches/series names $p, which does not exist"
+	done < <(series_patches)
 
-if [[ $PRINT_KEY -eq 1 ]]; then
-	cache_key
-	exit 0
-fi
-if [[ -n $VERIFY ]]; then
-	[[ -r $VERIFY ]] || die "$VERIFY is not readable"
-	verify_config "$VERIFY" || die "$VERIFY does not satisfy the fragments"
-	echo "kernel-build: $VERIFY satisfies ${FRAGS[*]##*/}"
-	exit 0
-fi
+	if [[ $PRINT_KEY -eq 1 ]]; then
+		cache_key
+		exit 0
+	fi
+	if [[ -n $VERIFY ]]; then
+		[[ -r $VERIFY ]] || die "$VERIFY is not readable"
+		verify_config "$VERIFY" || die "$VERIFY does not satisfy the fragments"
+		echo "kernel-build: $VERIFY satisfies ${FRAGS[*]##*/}"
+		exit 0
+	fi
 
-check_source
-if [[ -n $HEADERS ]]; then
-	install_headers "$HEADERS"
-	[[ -z $OUT ]] && exit 0
-fi
-OUT=${OUT:-$TOP/build/guest/bzImage}
-build_kernel
+	check_source
+	if [[ -n $HEADERS ]]; then
+		install_headers "$HEADERS"
+		[[ -z $OUT ]] && exit 0
+	fi
+	OUT=${OUT:-$TOP/build/guest/bzImage}
+	build_kernel
+}
+
+# On one line, so bash has read the whole script before running it (an
+# edit to this file during a long build cannot change what runs next).
+main "$@"; exit $?
