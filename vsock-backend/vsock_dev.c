@@ -122,8 +122,11 @@ static void raise_interrupts(struct vsock_dev *d)
 		if (!q->need_notify)
 			continue;
 		q->need_notify = false;
-		if (q->call_fd < 0 || !vq_wants_interrupt(&q->vq))
+		if (q->call_fd < 0 || !vq_wants_interrupt(&q->vq)) {
+			log_dbg("queue %u: no interrupt (call fd %d)", i,
+				q->call_fd);
 			continue;
+		}
 		if (write(q->call_fd, &one, sizeof(one)) != sizeof(one) &&
 		    errno != EAGAIN)
 			log_warn("queue %u: call eventfd: %s", i,
