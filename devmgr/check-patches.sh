@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Usage: devmgr/check-patches.sh
+#
+# TAP checks of the committed kernel patch series (kernel-patches/):
+#   - it is what devmgr/gen-patches.sh generates from devmgr/ (not stale);
+#   - every patch applies to the pristine source, in series order, with no
+#     fuzz (as tools/kernel-build.sh applies them);
+#   - every patch passes scripts/checkpatch.pl --strict with 0 errors and
+#     0 warnings, run at the top of the pristine kernel tree as seen through
+#     a small git repository (checkpatch's SPDX check reads LICENSES/ from
+#     git): symbolic links to the pristine tree plus a committed LICENSES/.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+PATCHES=$TOP/kernel-patches
+TAP_CHECK=$TOP/tools/tap-check.sh
+# checkpatch runs scripts/spdxcheck.py with the first python3 on PATH; it
+# needs Debian's python3-ply and python3-git.
+export PATH=/usr/bin:$PATH
+
+work=$(mktemp -d /tmp/devmgr-check.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+series() {
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e 's/^[[:space:]]*//' "$PATCHES/series" | grep -v '^$'
+}
+
+stale_check() {
+	"$HERE/gen-patches.sh" --out "$work/gen" >/dev/null || return 1
+	diff -ru --exclude=config "$work/gen" "$PATCHES" || {
+		echo "kernel-patches/ differs from what devmgr/ generates: run 'make kernel-patches' and commit"
+		return 1
+	}
+}
+
+apply_check() {
+	local pristine p
+	pristine=$("$HERE/pristine.sh") || return 1
+	mkdir -p "$work/apply"
+	# The touched files, copied from the pristine tree (new files are created).
+	while IFS= read -r p; do
+		sed -n -e 's@^--- a/@@p' -e 's@^+++ b/@@p' "$PATCHES/$p"
+	done < <(series) | sort -u | while IFS= read -r f; do
+		if [[ -f $pristine/$f ]]; then
+			mkdir -p "$work/apply/$(dirname "$f")"
+			cp "$pristine/$f" "$work/apply/$f"
+		fi
+	done
+	while IFS= read -r p; do
+		patch -d "$work/apply" -p1 --forward --fuzz=0 --batch --no-backup-if-mismatch \
+			-i "$PATCHES/$p" >/dev/null || { echo "$p does not apply"; return 1; }
+	done < <(series)
+	# The patched files must be the ones devmgr/src/ holds.
+	(cd "$HERE/src" && find . -type f) | while IFS= read -r f; do
+		cmp "$HERE/src/$f" "$work/apply/$f" || exit 1
+	done
+}
+
+make_root() {
+	local pristine=$1 root=$work/root e
+	[[ -d $root/.git ]] && return 0
+	mkdir -p "$root"
+	for e in "$pristine"/*; do
+		[[ -e $e ]] || continue
+		[[ $(basename "$e") == LICENSES ]] && continue
+		ln -s "$e" "$root/$(basename "$e")"
+	done
+	cp -r "$pristine/LICENSES" "$root/LICENSES"
+	(cd "$root" && HOME=$work GIT_CONFIG_NOSYSTEM=1 git init -q &&
+		HOME=$work GIT_CONFIG_NOSYSTEM=1 git add -f LICENSES &&
+		HOME=$work GIT_CONFIG_NOSYSTEM=1 git -c user.name=check -c user.email=check@invalid \
+			commit -q -m LICENSES) || return 1
+}
+
+checkpatch() {
+	local patch=$1 pristine out
+	pristine=$("$HERE/pristine.sh") || return 1
+	make_root "$pristine" || { echo "cannot set up the checkpatch tree"; return 1; }
+	out=$(cd "$work/root" && ./scripts/checkpatch.pl --strict --no-summary-file "$patch" 2>&1)
+	grep -v '^$' <<<"$out"
+	grep -q '^total: 0 errors, 0 warnings,' <<<"$out"
+}
+
+# tools/tap-check.sh runs each check in a child shell.
+export HERE TOP PATCHES work
+export -f series stale_check apply_check make_root checkpatch
+
+"$TAP_CHECK" "series is generated from devmgr/ (not stale)" stale_check
+"$TAP_CHECK" "series applies to the pristine source without fuzz" apply_check
+while IFS= read -r p; do
+	"$TAP_CHECK" "checkpatch --strict: $p" checkpatch "$PATCHES/$p"
+done < <(series)

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Upcall device manager: wire format of the messages and the actions the
+ * requests map to.
+ *
+ * The format is the one of Dragonball's device manager service, so that
+ * a guest works with VMMs speaking that protocol: every message is 1024
+ * bytes, little endian, a 16 byte header followed by a payload.
+ */
+#ifndef _UPCALL_DEVMGR_H
+#define _UPCALL_DEVMGR_H
+
+#include <linux/build_bug.h>
+#include <linux/errno.h>
+#include <linux/stddef.h>
+#include <linux/types.h>
+
+#define UPCALL_DM_MAGIC_VERSION		0x444D0100	/* 'D' 'M' 1.0 */
+#define UPCALL_DM_MSG_LEN		1024
+
+enum upcall_dm_msg_type {
+	UPCALL_DM_CONNECT	= 0,
+	UPCALL_DM_ADD_CPU	= 1,
+	UPCALL_DM_DEL_CPU	= 2,
+	UPCALL_DM_ADD_MEM	= 3,
+	UPCALL_DM_DEL_MEM	= 4,
+	UPCALL_DM_ADD_MMIO	= 5,
+	UPCALL_DM_DEL_MMIO	= 6,
+	UPCALL_DM_ADD_PCI	= 7,
+	UPCALL_DM_DEL_PCI	= 8,
+};
+
+struct upcall_dm_header {
+	__le32 magic_version;
+	__le32 msg_size;	/* bytes of payload that are meaningful */
+	__le32 msg_type;
+	__le32 msg_flags;	/* reserved, 0 */
+};
+
+/* ADD_CPU and DEL_CPU request payload (x86_64) */
+struct upcall_dm_cpu_req {
+	u8 count;
+	u8 apic_ver;
+	u8 apic_ids[256];
+};
+
+/* ADD_MMIO and DEL_MMIO request payload, naturally aligned */
+struct upcall_dm_mmio_req {
+	__le64 mmio_base;
+	__le64 mmio_size;
+	__le32 mmio_irq;
+};
+
+/* Reply payload: ret for every reply, apic_index for CPU replies only */
+struct upcall_dm_reply {
+	__le32 ret;		/* 0 or a negative errno */
+	__le32 apic_index;
+};
+
+struct upcall_dm_msg {
+	struct upcall_dm_header hdr;
+	union {
+		struct upcall_dm_cpu_req cpu;
+		struct upcall_dm_mmio_req mmio;
+		struct upcall_dm_reply reply;
+		u8 payload[UPCALL_DM_MSG_LEN - sizeof(struct upcall_dm_header)];
+	};
+};
+
+#define UPCALL_DM_CPU_REQ_SIZE		258
+#define UPCALL_DM_MMIO_REQ_SIZE		24
+#define UPCALL_DM_CPU_REPLY_SIZE	4
+#define UPCALL_DM_MMIO_REPLY_SIZE	0
+
+static_assert(sizeof(struct upcall_dm_header) == 16);
+static_assert(sizeof(struct upcall_dm_cpu_req) == UPCALL_DM_CPU_REQ_SIZE);
+static_assert(sizeof(struct upcall_dm_mmio_req) == UPCALL_DM_MMIO_REQ_SIZE);
+static_assert(sizeof(struct upcall_dm_msg) == UPCALL_DM_MSG_LEN);
+static_assert(offsetof(struct upcall_dm_msg, hdr.msg_size) == 4);
+static_assert(offsetof(struct upcall_dm_msg, hdr.msg_type) == 8);
+static_assert(offsetof(struct upcall_dm_msg, hdr.msg_flags) == 12);
+static_assert(offsetof(struct upcall_dm_msg, cpu.count) == 16);
+static_assert(offsetof(struct upcall_dm_msg, cpu.apic_ver) == 17);
+static_assert(offsetof(struct upcall_dm_msg, cpu.apic_ids) == 18);
+static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_base) == 16);
+static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_size) == 24);
+static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_irq) == 32);
+static_assert(offsetof(struct upcall_dm_msg, reply.ret) == 16);
+static_assert(offsetof(struct upcall_dm_msg, reply.apic_index) == 20);
+
+/*
+ * CPU actions. @apic_ids holds @count distinct APIC IDs. The return value
+ * is 0 or a negative errno; *@done is set to the number of APIC IDs
+ * handled before the first failure (@count on success).
+ */
+#ifdef CONFIG_UPCALL_DEVMGR_CPU
+int upcall_dm_cpu_add(const u8 *apic_ids, unsigned int count,
+		      unsigned int *done);
+int upcall_dm_cpu_del(const u8 *apic_ids, unsigned int count,
+		      unsigned int *done);
+#else
+static inline int upcall_dm_cpu_add(const u8 *apic_ids, unsigned int count,
+				    unsigned int *done)
+{
+	*done = 0;
+	return -EOPNOTSUPP;
+}
+
+static inline int upcall_dm_cpu_del(const u8 *apic_ids, unsigned int count,
+				    unsigned int *done)
+{
+	*done = 0;
+	return -EOPNOTSUPP;
+}
+#endif
+
+/*
+ * virtio-mmio actions. The caller checked that @size is not zero and that
+ * the window does not wrap around.
+ */
+#ifdef CONFIG_UPCALL_DEVMGR_MMIO
+int upcall_dm_mmio_add(u64 base, u64 size, u32 irq);
+int upcall_dm_mmio_del(u64 base, u64 size);
+void upcall_dm_mmio_del_all(void);
+#else
+static inline int upcall_dm_mmio_add(u64 base, u64 size, u32 irq)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int upcall_dm_mmio_del(u64 base, u64 size)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void upcall_dm_mmio_del_all(void) { }
+#endif
+
+#endif /* _UPCALL_DEVMGR_H */

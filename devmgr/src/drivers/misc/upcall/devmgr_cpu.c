@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Upcall device manager: x86 vCPU hot-add and hot-remove.
+ *
+ * The VMM creates (or will destroy) the vCPU; the guest does what the ACPI
+ * processor driver does for a hot-added or ejected processor, with the same
+ * locks in the same order:
+ *
+ *   lock_device_hotplug()                    whole batch
+ *     cpu_maps_update_begin(), cpus_write_lock()
+ *       topology_hotplug_apic()              CPU becomes present
+ *       arch_register_cpu()                  /sys/devices/system/cpu/cpuN
+ *     device_online()                        bring-up through INIT/SIPI
+ *
+ * and in reverse for removal, with device_offline() first. Going through
+ * the driver core keeps the device's online state, sysfs and uevents
+ * consistent with what user space sees.
+ *
+ * Only APIC IDs enumerated at boot as not present (disabled MP table
+ * entries, or hotplug_apic_ids=) can be hot-added.
+ */
+
+#define pr_fmt(fmt) "upcall: devmgr: " fmt
+
+#include <linux/cpu.h>
+#include <linux/cpumask.h>
+#include <linux/device.h>
+#include <linux/smp.h>
+
+#include <asm/apic.h>
+
+#include "devmgr.h"
+
+/* The present CPU with APIC ID @apic_id, or -ENODEV */
+static int upcall_dm_present_cpu(u32 apic_id)
+{
+	unsigned int cpu;
+
+	for_each_present_cpu(cpu) {
+		if (cpu_physical_id(cpu) == apic_id)
+			return cpu;
+	}
+	return -ENODEV;
+}
+
+/* Undoes topology_hotplug_apic() and arch_register_cpu() for @cpu */
+static void upcall_dm_cpu_unplug(unsigned int cpu)
+{
+	cpu_maps_update_begin();
+	cpus_write_lock();
+	arch_unregister_cpu(cpu);
+	topology_hotunplug_apic(cpu);
+	cpus_write_unlock();
+	cpu_maps_update_done();
+}
+
+static int upcall_dm_cpu_add_one(u32 apic_id)
+{
+	struct device *dev;
+	int cpu, ret;
+
+	if (upcall_dm_present_cpu(apic_id) >= 0)
+		return -EEXIST;
+
+	cpu_maps_update_begin();
+	cpus_write_lock();
+	cpu = topology_hotplug_apic(apic_id, CPU_ACPIID_INVALID);
+	if (cpu < 0) {
+		ret = cpu;
+	} else {
+		ret = arch_register_cpu(cpu);
+		if (ret)
+			topology_hotunplug_apic(cpu);
+	}
+	cpus_write_unlock();
+	cpu_maps_update_done();
+	if (ret)
+		return ret;
+
+	dev = get_cpu_device(cpu);
+	ret = dev ? device_online(dev) : -ENODEV;
+	if (ret < 0) {
+		upcall_dm_cpu_unplug(cpu);
+		return ret;
+	}
+
+	pr_info("CPU%d (APIC ID %u) hot-added\n", cpu, apic_id);
+	return 0;
+}
+
+int upcall_dm_cpu_add(const u8 *apic_ids, unsigned int count,
+		      unsigned int *done)
+{
+	unsigned int i;
+	int ret = 0;
+
+	lock_device_hotplug();
+	for (i = 0; i < count; i++) {
+		ret = upcall_dm_cpu_add_one(apic_ids[i]);
+		if (ret) {
+			pr_debug("APIC ID %u: hot-add failed: %d\n", apic_ids[i], ret);
+			break;
+		}
+	}
+	unlock_device_hotplug();
+
+	*done = i;
+	return ret;
+}
+
+int upcall_dm_cpu_del(const u8 *apic_ids, unsigned int count,
+		      unsigned int *done)
+{
+	unsigned int i, online;
+	int cpu, ret = 0;
+
+	lock_device_hotplug();
+	online = num_online_cpus();
+
+	/* Check the whole batch before taking any CPU down */
+	for (i = 0; i < count; i++) {
+		cpu = upcall_dm_present_cpu(apic_ids[i]);
+		if (cpu < 0) {
+			ret = -ENODEV;
+			goto out;
+		}
+		/* The boot CPU, or one the tick needs (nohz_full) */
+		if (!cpu_is_hotpluggable(cpu)) {
+			ret = -EPERM;
+			goto out;
+		}
+		if (cpu_online(cpu) && --online == 0) {
+			ret = -EBUSY;
+			goto out;
+		}
+	}
+
+	for (i = 0; i < count; i++) {
+		cpu = upcall_dm_present_cpu(apic_ids[i]);
+		ret = device_offline(get_cpu_device(cpu));
+		if (ret < 0)
+			goto out;
+		upcall_dm_cpu_unplug(cpu);
+		pr_info("CPU%d (APIC ID %u) hot-removed\n", cpu, apic_ids[i]);
+	}
+	ret = 0;
+out:
+	unlock_device_hotplug();
+	if (ret)
+		pr_debug("APIC ID %u: hot-remove failed: %d\n", apic_ids[i], ret);
+	*done = i;
+	return ret;
+}

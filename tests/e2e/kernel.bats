@@ -1,0 +1,289 @@
+#!/usr/bin/env bats
+# The guest kernel series in real QEMU guests: the upcall server listens,
+# the device manager answers the protocol (malformed requests included),
+# vCPUs QEMU hot-adds on `pc` come online through ADD_CPU and go away
+# through DEL_CPU, and an unannounced virtio-blk disk on `microvm` appears
+# through ADD_MMIO and disappears through DEL_MMIO.
+# Talks to the guest with tests/kernel/upcall_dm.py over upcall-vsockd.
+
+load lib
+
+DM=$E2E_TOP/tests/kernel/upcall_dm.py
+
+setup_file() {
+	[[ -r $E2E_TOP/build/guest/bzImage ]] || skip "no build/guest/bzImage"
+	[[ -r $E2E_TOP/build/guest/initramfs.cpio.gz ]] || skip "no initramfs"
+	[[ -x $E2E_TOP/build/bin/upcall-vsockd ]] || skip "no build/bin/upcall-vsockd"
+}
+
+teardown() {
+	e2e_teardown
+}
+
+# dm REQUEST...: one device-manager connection; prints the JSON replies.
+dm() {
+	python3 "$DM" --uds "$E2E_DIR/vsock.sock" --timeout 60 "$@"
+}
+
+# field JSON KEY: one value of a JSON object.
+field() {
+	python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
+}
+
+# expect JSON RET [APIC_INDEX]: the reply's ret (and apic_index) or fail.
+expect() {
+	local ret idx
+	ret=$(field "$1" ret) || { echo "no reply: $1" >&2; return 1; }
+	[[ $ret == "$2" ]] || { echo "expected ret $2, got: $1" >&2; return 1; }
+	if [[ $# -ge 3 ]]; then
+		idx=$(field "$1" apic_index)
+		[[ $idx == "$3" ]] || { echo "expected apic_index $3, got: $1" >&2; return 1; }
+	fi
+}
+
+# guest CMD: runs CMD in the guest through the agent's exec request.
+guest() {
+	local reply
+	reply=$(e2e_vsock 1219 "exec $1") || return 1
+	python3 -c 'import json, sys
+r = json.loads(sys.argv[1])
+sys.stdout.write(r["output"])
+sys.exit(0 if r["status"] == 0 else 1)' "$reply"
+}
+
+# QMP device_add of the vCPU slot with socket-id $1 on pc.
+qmp_add_cpu() {
+	local slot
+	slot=$(e2e_qmp '{"execute":"query-hotpluggable-cpus"}' | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c["props"].get("socket-id") == int(sys.argv[1]) and "qom-path" not in c:
+        print(json.dumps({"execute": "device_add", "arguments": dict(
+            driver=c["type"], id="cpu%d" % c["props"]["socket-id"], **c["props"])}))
+        break
+else:
+    sys.exit("no free vCPU slot with socket-id " + sys.argv[1])' "$1") || return 1
+	e2e_qmp "$slot" >/dev/null
+}
+
+@test "pc: the server listens on vsock port 219 and the device manager is ready" {
+	e2e_start --machine pc --cpus 1 --maxcpus 2
+	e2e_note "pc boot to ready: ${E2E_BOOT_MS} ms"
+	e2e_console | grep -q 'upcall: listening on vsock port 219'
+	e2e_console | grep -q "upcall: devmgr: service 'd' ready (vCPU hotplug: yes, virtio-mmio hotplug: yes)"
+	e2e_console | grep -q 'Allowing 1 present CPUs plus 1 hotplug CPUs'
+	e2e_assert_console_clean
+}
+
+@test "device manager: greeting, and every malformed request gets a reply with ret set" {
+	e2e_start --machine pc --cpus 1 --maxcpus 2
+	local out
+	out=$(dm greeting)
+	[[ $(field "$out" greeting) == "[1145897216, 0, 0, 0]" ]]
+	[[ $(field "$out" rest_zero) == True ]]
+
+	mapfile -t r < <(dm \
+		raw:0x12345678:258:1:0:0101 \
+		raw:0x444D0100:0:42:0 \
+		raw:0x444D0100:0:0:0 \
+		raw:0x444D0100:0:3:0 \
+		raw:0x444D0100:258:1:1:0101 \
+		raw:0x444D0100:100:1:0:0101 \
+		cpu-add: \
+		cpu-add:1,1 \
+		cpu-del:0 \
+		cpu-add:0 \
+		cpu-add:9 \
+		raw:0x444D0100:16:5:0 \
+		mmio-add:0xfeb00000:0:5 \
+		mmio-add:0xffffffffffffff00:0x200:5 \
+		mmio-del:0xfeb00000:0x200:5 \
+		mmio-add:0xfe000000:0x200:0 \
+		trickle:raw:0x444D0100:0:42:0)
+	[[ ${#r[@]} -eq 17 ]] || { printf '%s\n' "${r[@]}"; false; }
+	expect "${r[0]}" -71 0   # wrong magic: -EPROTO, apic_index set
+	expect "${r[1]}" -95     # unknown type: -EOPNOTSUPP
+	expect "${r[2]}" -95     # CONNECT from the client
+	expect "${r[3]}" -95     # ADD_MEM (reserved)
+	expect "${r[4]}" -22 0   # msg_flags set
+	expect "${r[5]}" -22 0   # CPU msg_size not 258
+	expect "${r[6]}" -22 0   # count 0
+	expect "${r[7]}" -22 1   # APIC ID repeated, at index 1
+	expect "${r[8]}" -1 0    # boot CPU: -EPERM
+	expect "${r[9]}" -17 0   # APIC ID 0 is present: -EEXIST
+	expect "${r[10]}" -19 0  # APIC ID 9 was never enumerated: -ENODEV
+	expect "${r[11]}" -22    # MMIO msg_size not 24
+	expect "${r[12]}" -22    # MMIO size 0
+	expect "${r[13]}" -22    # window wraps around
+	expect "${r[14]}" -19    # DEL_MMIO of an unknown window: -ENODEV
+	expect "${r[15]}" -22    # IRQ 0
+	expect "${r[16]}" -95    # a request arriving in 7-byte pieces is read whole
+	# Reply headers: magic, type echoed, flags 0, msg_size 4 (CPU) / 0.
+	[[ $(field "${r[0]}" magic) == 1145897216 && $(field "${r[0]}" msg_type) == 1 &&
+		$(field "${r[0]}" msg_size) == 4 && $(field "${r[0]}" msg_flags) == 0 ]]
+	[[ $(field "${r[1]}" msg_type) == 42 && $(field "${r[1]}" msg_size) == 0 ]]
+	[[ $(field "${r[14]}" msg_type) == 6 && $(field "${r[14]}" msg_size) == 0 ]]
+	for x in "${r[@]}"; do
+		[[ $(field "$x" rest_zero) == True ]] || { echo "stale bytes: $x" >&2; false; }
+	done
+	e2e_assert_console_clean
+}
+
+@test "server: selector timeout, idle timeout, a silent client blocks nobody" {
+	e2e_start --machine pc --cpus 1 --append "upcall.idle_timeout=3"
+	local out t0
+	# No selector byte: closed after 10 s.
+	out=$(dm wait-close:20)
+	[[ $(field "$out" closed) == True ]]
+	e2e_note "no selector: closed after $(field "$out" after_s) s (limit 10 s)"
+	python3 -c 'import sys; sys.exit(not 9 <= float(sys.argv[1]) <= 13)' "$(field "$out" after_s)"
+	# Unknown service: closed at once.
+	out=$(dm select:3f wait-close:5)
+	[[ $(field "$out" closed) == True ]]
+	# Idle after the greeting: closed after idle_timeout (3 s).
+	mapfile -t r < <(dm greeting wait-close:15)
+	[[ $(field "${r[1]}" closed) == True ]]
+	e2e_note "idle connection: closed after $(field "${r[1]}" after_s) s (idle_timeout=3)"
+	# A client that selected 'd' and went silent does not delay another one.
+	dm greeting idle:2.5 >/dev/null &
+	t0=$(date +%s%N)
+	out=$(dm raw:0x444D0100:0:42:0)
+	expect "$out" -95
+	e2e_note "request while another client idles: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	wait
+	e2e_assert_console_clean
+}
+
+@test "server: only the host is served by default; guest loopback peers are refused" {
+	e2e_start --machine pc --cpus 1 --append "agent.exec=1"
+	e2e_mark
+	# The guest itself (CID 1, vsock loopback) is not the host.
+	run guest "agent-query -c 1 -p 219 -t 3 d"
+	e2e_wait_console 'upcall: refused connection from CID 1' 10
+	e2e_assert_console_clean
+}
+
+@test "pc: ADD_CPU brings QEMU's hot-added vCPUs online, DEL_CPU takes them away" {
+	e2e_start --machine pc --cpus 1 --maxcpus 3 --append "agent.exec=1"
+	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0 ]]
+	[[ $(guest 'cat /sys/devices/system/cpu/possible') == 0-2 ]]
+
+	qmp_add_cpu 1
+	e2e_mark
+	out=$(dm cpu-add:1)
+	expect "$out" 0 1
+	e2e_note "ADD_CPU 1 vCPU: $(field "$out" ms) ms"
+	e2e_wait_console 'upcall: devmgr: CPU1 \(APIC ID 1\) hot-added' 10
+	e2e_wait_console '^UPCALL UEVENT .*"action":"online".*"/devices/system/cpu/cpu1"' 10
+	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0-1 ]]
+	[[ $(guest 'nproc') == 2 ]]
+	[[ $(guest 'cat /sys/devices/system/cpu/cpu1/online') == 1 ]]
+	# The scheduler uses it: a task pinned to CPU 1 runs there.
+	[[ $(guest 'taskset -c 1 cat /proc/self/stat' | awk '{print $39}') == 1 ]]
+
+	# Already present: -EEXIST at index 0. A batch stops at the first
+	# failure and says where: APIC ID 2 has no vCPU yet in QEMU -> later.
+	expect "$(dm cpu-add:1)" -17 0
+
+	# Batch: 2 is added, 5 was never enumerated -> -ENODEV at index 1.
+	qmp_add_cpu 2
+	out=$(dm cpu-add:2,5)
+	expect "$out" -19 1
+	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0-2 ]]
+
+	# DEL_CPU checks the whole batch first: APIC 0 (boot CPU) at index 1.
+	expect "$(dm cpu-del:2,0)" -1 1
+	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0-2 ]]
+
+	e2e_mark
+	out=$(dm cpu-del:1,2)
+	expect "$out" 0 2
+	e2e_note "DEL_CPU 2 vCPUs: $(field "$out" ms) ms"
+	e2e_wait_console 'upcall: devmgr: CPU2 \(APIC ID 2\) hot-removed' 10
+	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0 ]]
+	[[ $(guest 'cat /sys/devices/system/cpu/present') == 0 ]]
+	[[ $(guest 'nproc') == 1 ]]
+	! guest 'test -e /sys/devices/system/cpu/cpu1'
+	expect "$(dm cpu-del:1)" -19 0
+
+	# The vCPUs still exist in QEMU (pc cannot unplug without ACPI), parked
+	# by the guest: adding them again goes through INIT/SIPI once more.
+	out=$(dm cpu-add:2,1)
+	expect "$out" 0 2
+	e2e_note "ADD_CPU 2 vCPUs again: $(field "$out" ms) ms"
+	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0-2 ]]
+	e2e_assert_console_clean
+}
+
+@test "pc: ADD_CPU for an APIC ID without a vCPU fails cleanly and can be retried" {
+	e2e_start --machine pc --cpus 1 --maxcpus 2 --append "agent.exec=1"
+	# No device_add: nobody answers INIT/SIPI; the CPU's state is undone.
+	out=$(dm cpu-add:1)
+	expect "$out" -5 0
+	e2e_note "ADD_CPU without a vCPU: $(field "$out" ret) after $(field "$out" ms) ms"
+	[[ $(guest 'cat /sys/devices/system/cpu/present') == 0 ]]
+	! guest 'test -e /sys/devices/system/cpu/cpu1'
+	qmp_add_cpu 1
+	expect "$(dm cpu-add:1)" 0 1
+	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0-1 ]]
+}
+
+@test "microvm: ADD_MMIO makes an unannounced virtio-blk disk appear, DEL_MMIO removes it" {
+	local img=$BATS_TEST_TMPDIR/disk.img base size irq out
+	head -c 1048576 /dev/zero >"$img"
+	printf 'upcall-disk-marker' | dd of="$img" conv=notrunc status=none
+	e2e_start --machine microvm --disk disk0="$img" --append "agent.exec=1"
+	base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["base"])' "$E2E_DIR/devices.json")
+	size=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["size"])' "$E2E_DIR/devices.json")
+	irq=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["irq"])' "$E2E_DIR/devices.json")
+	! guest 'test -e /dev/vda'
+
+	e2e_mark
+	out=$(dm "mmio-add:$base:$size:$irq")
+	expect "$out" 0
+	e2e_note "ADD_MMIO virtio-blk: $(field "$out" ms) ms"
+	e2e_wait_console '^UPCALL UEVENT .*"action":"add".*"devname":"vda"' 10
+	[[ $(guest 'head -c 18 /dev/vda') == upcall-disk-marker ]]
+	[[ $(guest 'cat /sys/block/vda/size') == 2048 ]]
+
+	# Same window again: -EEXIST. The vsock device's window (found at boot,
+	# claimed by its driver): -EBUSY. Its IRQ with a free window: -EBUSY.
+	# An empty transport: no driver binds, -ENODEV.
+	expect "$(dm "mmio-add:$base:$size:$((irq + 1))")" -17
+	expect "$(dm mmio-add:0xfeb00e00:0x200:13)" -16
+	expect "$(dm mmio-add:0xfeb00000:0x200:12)" -16
+	expect "$(dm mmio-add:0xfeb00000:0x200:5)" -19
+	expect "$(dm "mmio-del:0xfeb00000:$size:5")" -19
+
+	e2e_mark
+	out=$(dm "mmio-del:$base:$size:$irq")
+	expect "$out" 0
+	e2e_note "DEL_MMIO virtio-blk: $(field "$out" ms) ms"
+	e2e_wait_console '^UPCALL UEVENT .*"action":"remove".*"devname":"vda"' 10
+	! guest 'test -e /dev/vda'
+	expect "$(dm "mmio-del:$base:$size:$irq")" -19
+
+	# And back again.
+	expect "$(dm "mmio-add:$base:$size:$irq")" 0
+	[[ $(guest 'head -c 18 /dev/vda') == upcall-disk-marker ]]
+	e2e_assert_console_clean
+}
+
+@test "microvm: DEL_MMIO of a disk in use completes without a crash" {
+	local img=$BATS_TEST_TMPDIR/disk.img base size irq
+	head -c 1048576 /dev/zero >"$img"
+	e2e_start --machine microvm --disk disk0="$img" --append "agent.exec=1"
+	base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["base"])' "$E2E_DIR/devices.json")
+	size=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["size"])' "$E2E_DIR/devices.json")
+	irq=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["irq"])' "$E2E_DIR/devices.json")
+	expect "$(dm "mmio-add:$base:$size:$irq")" 0
+	# Keep the disk open and busy while it is removed.
+	guest 'sh -c "while :; do dd if=/dev/vda of=/dev/null bs=4k 2>/dev/null; done" </dev/null >/dev/null 2>&1 &'
+	guest 'sleep 3 </dev/vda >/dev/null 2>&1 &'
+	expect "$(dm "mmio-del:$base:$size:$irq")" 0
+	! guest 'test -e /dev/vda'
+	guest 'echo alive' | grep -q alive
+	# The window is free again.
+	expect "$(dm "mmio-add:$base:$size:$irq")" 0
+	e2e_assert_console_clean
+}
