@@ -1,0 +1,128 @@
+#!/usr/bin/env bats
+# vCPU hotplug on QEMU pc (qboot, no ACPI in the guest), driven the way an
+# operator would: upcall-ctl with --run, which creates the vCPUs through QMP
+# and announces them to the guest over the upcall server. One guest for the
+# whole file; the tests build on each other in order.
+
+load lib
+load hotplug_lib
+
+setup_file() {
+	hp_boot --machine pc --cpus 1 --maxcpus 4
+}
+
+teardown_file() {
+	hp_shutdown
+}
+
+setup() {
+	hp_use
+}
+
+teardown() {
+	e2e_assert_console_clean "$HP_VM"
+}
+
+# guest_cpu_of_pinned CPU: the CPU a process pinned to CPU ran on
+# (field 39 of /proc/self/stat, read by the pinned process itself).
+guest_cpu_of_pinned() {
+	guest_exec "taskset -c $1 cat /proc/self/stat" | awk '{ print $39 }'
+}
+
+@test "cpu: guest boots with 1 of 4 possible vCPUs" {
+	run guest_status
+	[ "$status" -eq 0 ]
+	[ "$(jq .cpus.online_count <<<"$output")" -eq 1 ]
+	[ "$(jq .cpus.present_count <<<"$output")" -eq 1 ]
+	[ "$(jq .cpus.possible_count <<<"$output")" -eq 4 ]
+}
+
+@test "cpu: upcall-ctl cpu add brings a second vCPU online" {
+	local t0
+	t0=$(now_ms)
+	run uctl cpu add 1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	hp_wait_until 60 online_count_is 2
+	hp_latency "cpu add 1" "$t0"
+	# sysfs and the scheduler's view agree with the agent's status.
+	[ "$(guest_exec 'cat /sys/devices/system/cpu/online')" = 0-1 ]
+	[ "$(guest_exec nproc)" = 2 ]
+	e2e_wait_console '^UPCALL UEVENT .*"subsystem":"cpu"' 30
+}
+
+@test "cpu: a process pinned to the hot-added vCPU runs there" {
+	[ "$(guest_cpu_of_pinned 1)" = 1 ]
+	[ "$(guest_cpu_of_pinned 0)" = 0 ]
+}
+
+@test "cpu: the hot-added vCPU goes offline and online through sysfs" {
+	guest_exec 'echo 0 > /sys/devices/system/cpu/cpu1/online'
+	hp_wait_until 30 online_count_is 1
+	guest_exec 'echo 1 > /sys/devices/system/cpu/cpu1/online'
+	hp_wait_until 30 online_count_is 2
+	[ "$(guest_cpu_of_pinned 1)" = 1 ]
+}
+
+@test "cpu: two vCPUs added in one request bring the guest to 4" {
+	local t0
+	t0=$(now_ms)
+	run uctl --json cpu add 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e '.ok == true' <<<"$output"
+	hp_wait_until 60 online_count_is 4
+	hp_latency "cpu add 2" "$t0"
+	[ "$(guest_exec 'cat /sys/devices/system/cpu/online')" = 0-3 ]
+	[ "$(guest_cpu_of_pinned 3)" = 3 ]
+}
+
+@test "cpu: upcall-ctl cpu del removes one vCPU from guest and QEMU" {
+	local t0
+	t0=$(now_ms)
+	run uctl cpu del 1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	hp_wait_until 60 online_count_is 3
+	hp_latency "cpu del 1" "$t0"
+	[ "$(guest_status | jq .cpus.present_count)" -eq 3 ]
+	# QEMU has one free slot again.
+	[ "$(e2e_qmp '{"execute":"query-hotpluggable-cpus"}' "$HP_VM" |
+		jq '[.[] | select(has("qom-path") | not)] | length')" -eq 1 ]
+}
+
+@test "cpu: the removed vCPU can be added back" {
+	local t0
+	t0=$(now_ms)
+	run uctl cpu add 1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	hp_wait_until 60 online_count_is 4
+	hp_latency "cpu add 1" "$t0"
+	[ "$(guest_exec nproc)" = 4 ]
+}
+
+@test "cpu: adding past maxcpus fails cleanly and leaves the guest unchanged" {
+	run uctl --json cpu add 1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e '.ok == false and (.error | length > 0)' <<<"$output"
+	online_count_is 4
+	[ "$(guest_status | jq .cpus.present_count)" -eq 4 ]
+}
+
+@test "cpu: ADD_CPU for an APIC ID the VMM never created is refused" {
+	# Without --qmp only the guest is asked; APIC ID 9 is beyond maxcpus.
+	run "$UPCALL_CTL" --uds "$HP_VM/vsock.sock" --timeout 30 cpu add --apic-id 9
+	echo "$output"
+	[ "$status" -eq 1 ]
+	online_count_is 4
+}
+
+@test "cpu: removing the boot CPU is refused" {
+	run uctl cpu del --apic-id 0
+	echo "$output"
+	[ "$status" -eq 1 ]
+	online_count_is 4
+	[ "$(guest_exec 'cat /sys/devices/system/cpu/online')" = 0-3 ]
+}

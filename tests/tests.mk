@@ -1,0 +1,18 @@
+# tests/tests.mk: the end-to-end hotplug suites (vCPU on pc, virtio-mmio on
+# microvm, protocol abuse) and `make demo`. Targets here start with
+# hotplug- / demo.
+
+HOTPLUG_BATS := tests/e2e/hotplug-cpu.bats tests/e2e/hotplug-mmio.bats \
+	tests/e2e/protocol.bats
+
+CHECK_SUITES += e2e-hotplug
+
+.PHONY: check-e2e-hotplug demo
+check-e2e-hotplug: all
+	$(Q)rm -f $(BUILD)/test-results/latency.tsv
+	$(Q)tools/tap-run.sh e2e-hotplug bash -c 'bats --tap $(HOTPLUG_BATS); \
+		rc=$$?; tests/e2e/latency-table.sh $(BUILD)/test-results/latency.tsv; \
+		exit $$rc'
+
+demo: all
+	$(Q)tools/demo.sh
