@@ -3,13 +3,17 @@
  * agent-query: a guest-side client of the agent's status service, for test
  * scripts inside the guest (vsock loopback, CID 1):
  *
- *   agent-query [-c CID] [-p PORT] [-t SECONDS] REQUEST...
+ *   agent-query [-c CID] [-p PORT] [-t SECONDS] [-w SECONDS] [-N] REQUEST...
  *
  * Sends the words of REQUEST joined by spaces plus '\n', prints the reply
  * line to stdout. Exit status 0 on a reply, 1 on an error (printed).
+ * For testing the service's limits: -w waits after connecting before
+ * sending, -N sends no '\n' but shuts the sending side down, and requests
+ * up to 16 KiB can be sent (the service accepts 4 KiB).
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,13 +55,15 @@ int main(int argc, char **argv)
 		.svm_port = AGENT_STATUS_PORT,
 	};
 	unsigned long timeout_s = 35;
-	char req[AGENT_REQ_MAX + 1];
+	static char req[4 * AGENT_REQ_MAX];
+	unsigned long wait_s = 0;
+	int newline = 1;
 	size_t rlen = 0, got = 0;
 	char *reply;
 	int opt, fd, i;
 	unsigned long long deadline;
 
-	while ((opt = getopt(argc, argv, "c:p:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:p:t:w:N")) != -1) {
 		switch (opt) {
 		case 'c':
 			addr.svm_cid = (unsigned int)num(optarg, "CID");
@@ -68,9 +74,15 @@ int main(int argc, char **argv)
 		case 't':
 			timeout_s = num(optarg, "timeout");
 			break;
+		case 'w':
+			wait_s = num(optarg, "wait");
+			break;
+		case 'N':
+			newline = 0;
+			break;
 		default:
 			fprintf(stderr, "usage: agent-query [-c CID] [-p PORT] "
-					"[-t SECONDS] REQUEST...\n");
+					"[-t SECONDS] [-w SECONDS] [-N] REQUEST...\n");
 			return 2;
 		}
 	}
@@ -90,15 +102,25 @@ int main(int argc, char **argv)
 		memcpy(req + rlen, argv[i], l);
 		rlen += l;
 	}
-	req[rlen++] = '\n';
+	if (newline)
+		req[rlen++] = '\n';
 
+	/* the service may answer (an error) and close before we finish */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return fail("signal");
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail("socket");
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		return fail("connect");
+	if (wait_s)
+		sleep((unsigned int)wait_s);
 	if (write_all(fd, req, rlen) < 0)
-		return fail("write");
+		fprintf(stderr, "agent-query: write: %s (reading a reply anyway)\n",
+			strerror(errno));
+	/* -N: end of file marks the end of the request */
+	else if (!newline && shutdown(fd, SHUT_WR) < 0)
+		return fail("shutdown");
 	reply = malloc(REPLY_MAX);
 	if (!reply)
 		return fail("malloc");

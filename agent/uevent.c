@@ -119,7 +119,6 @@ void uevent_to_json(const struct uevent *ev, struct jbuf *jb)
 	kv_opt(jb, "driver", ev->driver);
 	kv_opt(jb, "major", ev->major);
 	kv_opt(jb, "minor", ev->minor);
-	kv_opt(jb, "modalias", ev->modalias);
 	if (ev->has_seqnum)
 		jb_kv_u64(jb, "seqnum", ev->seqnum);
 	else if (ev->seqnum_raw.p)

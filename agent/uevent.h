@@ -26,7 +26,7 @@ struct uevent {
 	struct ustr driver;
 	struct ustr major;
 	struct ustr minor;
-	struct ustr modalias;
+	struct ustr modalias;	/* parsed, not printed: a CPU's is ~1 KiB */
 	struct ustr seqnum_raw;
 	bool has_seqnum;	/* SEQNUM= present and a valid number */
 	uint64_t seqnum;
