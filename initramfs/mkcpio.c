@@ -272,7 +272,8 @@ static void write_file(unsigned long ino, const struct entry *e)
 	}
 	if (ferror(f) || left != 0 || fgetc(f) != EOF)
 		die("%s: changed while being archived", e->src);
-	fclose(f);
+	if (fclose(f) != 0)
+		die("%s: %s", e->src, strerror(errno));
 	pad4();
 }
 
@@ -332,8 +333,8 @@ int main(int argc, char **argv)
 		}
 	}
 	read_list(in);
-	if (in != stdin)
-		fclose(in);
+	if (in != stdin && fclose(in) != 0)
+		die("%s: %s", list_name, strerror(errno));
 	qsort(entries, nentries, sizeof(*entries), by_path);
 	check_tree();
 	out = outname ? fopen(outname, "wb") : stdout;
