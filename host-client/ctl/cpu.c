@@ -12,6 +12,9 @@
 #include "ctl.h"
 #include "vcpu.h"
 
+/* Default wait for DEVICE_DELETED: QEMU confirms at once when it can. */
+#define CPU_UNPLUG_WAIT_MS 3000
+
 static const char cpu_usage[] =
 	"Usage: upcall-ctl [OPTIONS] cpu add [COUNT | --apic-id ID...]\n"
 	"       upcall-ctl [OPTIONS] cpu del [COUNT | --apic-id ID...]\n"
@@ -27,7 +30,8 @@ static const char cpu_usage[] =
 	"  --apic-id ID[,ID...]  these APIC IDs (0..255); may repeat, and further\n"
 	"                        arguments are taken as more IDs\n"
 	"  --unplug-wait SECS    how long to wait for QEMU's DEVICE_DELETED after\n"
-	"                        device_del (default: --timeout; 0: do not wait)\n"
+	"                        device_del (default: 3, or --timeout if shorter;\n"
+	"                        0: do not wait)\n"
 	"  -h, --help            this text\n";
 
 struct cpu_args {
@@ -150,47 +154,81 @@ static int guest_only(struct ctl *c, struct cpu_args *a)
 			 a->add ? "ADD_CPU" : "DEL_CPU", upcall_strerror(r.ret));
 }
 
-/* device_del each slot, then wait (one shared deadline) for QEMU to
- * confirm. Returns CTL_OK or CTL_EVMM; names go to the JSON arrays. */
-static int unplug_slots(struct ctl *c, struct qmp *q, struct vcpu_slot **s,
-			unsigned int n, int wait_ms, const char *key)
+/* Report a warning: stderr in human mode, "warnings" in the JSON. */
+static void warn(struct ctl *c, const char *msg)
+{
+	json_object *w;
+
+	if (!c->json) {
+		fprintf(stderr, "%s: warning: %s\n", c->prog, msg);
+		return;
+	}
+	if (!json_object_object_get_ex(c->result, "warnings", &w)) {
+		w = json_object_new_array();
+		json_object_object_add(c->result, "warnings", w);
+	}
+	json_object_array_add(w, json_object_new_string(msg));
+}
+
+/*
+ * device_del each slot, then wait (one shared deadline) for QEMU's
+ * DEVICE_DELETED. Names go to the JSON arrays KEY (unplug requested),
+ * KEY_pending (no DEVICE_DELETED in time) and KEY_failed (QEMU refused
+ * device_del). QEMU's pc machine unplugs a vCPU only through the guest's
+ * ACPI eject; with an ACPI-free guest it refuses ("device unplug request
+ * for not supported device type") or never confirms. Returns how many
+ * vCPUs were not confirmed removed.
+ */
+static unsigned int unplug_slots(struct ctl *c, struct qmp *q,
+				 struct vcpu_slot **s, unsigned int n,
+				 int wait_ms, const char *key)
 {
 	json_object *done = json_object_new_array();
 	json_object *pending = json_object_new_array();
-	int rc = CTL_OK;
+	json_object *failed = json_object_new_array();
+	bool requested[UPCALL_MAX_CPU_BATCH] = { false };
+	unsigned int bad = 0;
+	char k[64], msg[768];
 
 	for (unsigned int i = 0; i < n; i++) {
 		int err = vcpu_unplug(q, s[i]);
 
 		if (err) {
-			rc = ctl_error(c, CTL_EVMM, err, "device_del %s: %s",
-				       vcpu_device_name(s[i]), qmp_last_error(q));
+			snprintf(msg, sizeof(msg), "device_del %s: %s; the vCPU stays in QEMU",
+				 vcpu_device_name(s[i]), qmp_last_error(q));
+			warn(c, msg);
+			json_object_array_add(failed, json_object_new_string(vcpu_device_name(s[i])));
+			bad++;
 			continue;
 		}
+		requested[i] = true;
 		json_object_array_add(done, json_object_new_string(vcpu_device_name(s[i])));
 	}
-	for (unsigned int i = 0; i < n && wait_ms > 0; i++) {
-		/* QEMU removes a pc vCPU only once the guest ejects it through
-		 * ACPI; an ACPI-free guest never does, so this may time out. */
-		if (qmp_wait_event(q, "DEVICE_DELETED", vcpu_device_name(s[i]),
-				   wait_ms)) {
-			json_object_array_add(pending,
-					      json_object_new_string(vcpu_device_name(s[i])));
-			wait_ms = 1; /* the deadline is shared: just drain */
-		}
+	for (unsigned int i = 0; i < n; i++) {
+		if (!requested[i])
+			continue;
+		if (wait_ms > 0 && !qmp_wait_event(q, "DEVICE_DELETED",
+						   vcpu_device_name(s[i]), wait_ms))
+			continue;
+		json_object_array_add(pending, json_object_new_string(vcpu_device_name(s[i])));
+		snprintf(msg, sizeof(msg), "QEMU did not confirm the removal of %s (no DEVICE_DELETED)",
+			 vcpu_device_name(s[i]));
+		warn(c, msg);
+		wait_ms = wait_ms > 0 ? 1 : 0; /* the deadline is shared: just drain */
+		bad++;
 	}
 	json_object_object_add(c->result, key, done);
-	if (json_object_array_length(pending)) {
-		char k[64];
-
-		snprintf(k, sizeof(k), "%s_pending", key);
-		ctl_info(c, "warning: QEMU did not confirm removal of %zu vCPU(s) (no DEVICE_DELETED)",
-			 json_object_array_length(pending));
+	snprintf(k, sizeof(k), "%s_pending", key);
+	if (json_object_array_length(pending))
 		json_object_object_add(c->result, k, pending);
-	} else {
+	else
 		json_object_put(pending);
-	}
-	return rc;
+	snprintf(k, sizeof(k), "%s_failed", key);
+	if (json_object_array_length(failed))
+		json_object_object_add(c->result, k, failed);
+	else
+		json_object_put(failed);
+	return bad;
 }
 
 static int cmp_apic_desc(const void *x, const void *y)
@@ -226,12 +264,56 @@ static int open_qmp(struct ctl *c, struct qmp **q, struct vcpu_list *l)
 	return CTL_OK;
 }
 
+/*
+ * QEMU's pc machine cannot unplug vCPUs from an ACPI-free guest, so after
+ * 'cpu del' they stay in QEMU, offline in the guest, and their slots are
+ * not free. To reuse them, offer each hot-added vCPU to the guest alone:
+ * it takes those it does not have and refuses those it has (an APIC ID of
+ * a present CPU is an error). Stops after need; if fewer were taken, gives
+ * them back (DEL_CPU) and fails, leaving things as they were.
+ */
+static int reclaim_kept(struct ctl *c, struct upcall *h, struct vcpu_slot **kept,
+			unsigned int nkept, unsigned int need, uint8_t *got,
+			unsigned int *ngot)
+{
+	struct upcall_reply r;
+	int err;
+
+	*ngot = 0;
+	for (unsigned int i = 0; i < nkept && *ngot < need; i++) {
+		uint8_t id = (uint8_t)kept[i]->apic_id;
+
+		err = upcall_cpu_add(h, &id, 1, &r);
+		if (err)
+			return ctl_error(c, CTL_ECONN, err, "%s", upcall_last_error(h));
+		ctl_debug(c, "offered kept vCPU %s (APIC ID %u) to the guest: %s",
+			  kept[i]->id, id, r.ret ? upcall_strerror(r.ret) : "taken");
+		if (r.ret == 0)
+			got[(*ngot)++] = id;
+	}
+	json_object_object_add(c->result, "reannounced", ids_json(got, *ngot));
+	if (*ngot >= need)
+		return CTL_OK;
+	if (*ngot) {
+		err = upcall_cpu_del(h, got, *ngot, &r);
+		if (err || r.ret)
+			return ctl_error(c, CTL_EVMM, ENOSPC,
+					 "not enough vCPUs, and giving back the %u vCPU(s) the guest took failed: %s",
+					 *ngot, err ? upcall_last_error(h) : upcall_strerror(r.ret));
+	}
+	return ctl_error(c, CTL_EVMM, ENOSPC,
+			 "asked for %u more vCPU(s) than QEMU has free slots, but the guest took back only %u of %u kept vCPU(s)",
+			 need, *ngot, nkept);
+}
+
 static int vmm_add(struct ctl *c, struct cpu_args *a, struct qmp *q,
 		   struct vcpu_list *l)
 {
-	struct vcpu_slot *pick[UPCALL_MAX_CPU_BATCH];
-	unsigned int n = 0, want = a->n_ids ? a->n_ids : a->count;
+	struct vcpu_slot *pick[UPCALL_MAX_CPU_BATCH], *created[UPCALL_MAX_CPU_BATCH];
+	bool reuse[UPCALL_MAX_CPU_BATCH] = { false };
+	unsigned int n = 0, ncreated = 0, want = a->n_ids ? a->n_ids : a->count;
 	uint8_t ids[UPCALL_MAX_CPU_BATCH];
+	struct upcall *h = NULL;
 	json_object *devs;
 	struct upcall_reply r;
 	long done;
@@ -242,55 +324,91 @@ static int vmm_add(struct ctl *c, struct cpu_args *a, struct qmp *q,
 			size_t j;
 
 			for (j = 0; j < l->n; j++)
-				if (!l->slots[j].plugged && l->slots[j].apic_id == a->ids[i])
+				if (l->slots[j].apic_id == a->ids[i] &&
+				    (!l->slots[j].plugged || l->slots[j].hotplugged))
 					break;
 			if (j == l->n)
 				return ctl_error(c, CTL_EVMM, ENOENT,
-						 "no free vCPU slot with APIC ID %u", a->ids[i]);
+						 "no free or hot-added vCPU slot with APIC ID %u",
+						 a->ids[i]);
+			/* A hot-added vCPU QEMU kept after 'cpu del' (pc cannot
+			 * unplug from an ACPI-free guest) is only announced again. */
+			reuse[n] = l->slots[j].plugged;
 			pick[n++] = &l->slots[j];
 		}
 	} else {
-		struct vcpu_slot *free_slots[1024];
-		unsigned int nfree = 0;
+		struct vcpu_slot *free_slots[1024], *kept[UPCALL_MAX_CPU_BATCH];
+		unsigned int nfree = 0, nkept = 0, ngot = 0;
+		uint8_t got[UPCALL_MAX_CPU_BATCH];
 
 		for (size_t j = 0; j < l->n && nfree < 1024; j++)
 			if (!l->slots[j].plugged && l->slots[j].apic_id >= 0 &&
 			    l->slots[j].apic_id <= 255)
 				free_slots[nfree++] = &l->slots[j];
+		for (size_t j = 0; j < l->n && nkept < UPCALL_MAX_CPU_BATCH; j++)
+			if (l->slots[j].hotplugged && l->slots[j].apic_id >= 0 &&
+			    l->slots[j].apic_id <= 255)
+				kept[nkept++] = &l->slots[j];
 		qsort(free_slots, nfree, sizeof(free_slots[0]), cmp_apic_asc);
-		if (nfree < want)
+		/* 'cpu del' takes the highest first: offer those first. */
+		qsort(kept, nkept, sizeof(kept[0]), cmp_apic_desc);
+		if (nfree < want && nfree + nkept < want)
 			return ctl_error(c, CTL_EVMM, ENOSPC,
 					 "asked for %u vCPU(s) but QEMU has %u free slot(s)",
 					 want, nfree);
+		rc = ctl_open_devmgr(c, &h);
+		if (rc)
+			return rc;
+		if (nfree < want) {
+			rc = reclaim_kept(c, h, kept, nkept, want - nfree, got, &ngot);
+			if (rc) {
+				upcall_free(h);
+				return rc;
+			}
+			want -= ngot;
+		}
 		for (unsigned int i = 0; i < want; i++)
 			pick[n++] = free_slots[i];
+		if (n == 0) {
+			upcall_free(h);
+			json_object_object_add(c->result, "apic_ids", ids_json(got, ngot));
+			for (unsigned int i = 0; i < ngot; i++)
+				ctl_info(c, "guest took back vCPU with APIC ID %u", got[i]);
+			return CTL_OK;
+		}
 	}
 
 	/* Reach the guest first: no vCPU is created if it cannot be told. */
-	struct upcall *h;
-
-	rc = ctl_open_devmgr(c, &h);
-	if (rc)
-		return rc;
+	if (!h) {
+		rc = ctl_open_devmgr(c, &h);
+		if (rc)
+			return rc;
+	}
 
 	devs = json_object_new_array();
 	json_object_object_add(c->result, "devices", devs);
 	for (unsigned int i = 0; i < n; i++) {
-		int err = vcpu_plug(q, pick[i]);
+		int err = 0;
+
+		if (reuse[i]) {
+			ctl_debug(c, "%s is still in QEMU: announcing it again", pick[i]->id);
+		} else {
+			err = vcpu_plug(q, pick[i]);
+			if (pick[i]->plugged)
+				created[ncreated++] = pick[i];
+		}
 
 		if (err || pick[i]->apic_id < 0 || pick[i]->apic_id > 255) {
 			rc = ctl_error(c, CTL_EVMM, err ? err : ERANGE,
 				       "device_add %s (vCPU %u of %u): %s", pick[i]->type,
 				       i + 1, n, err ? qmp_last_error(q) : "APIC ID out of range");
-			/* Undo the vCPUs created so far (and this one if it
-			 * exists), the guest has not been told about any. */
-			if (pick[i]->plugged)
-				i++;
-			unplug_slots(c, q, pick, i, a->unplug_wait_ms, "rolled_back");
+			/* Undo the vCPUs created so far (this one too if it
+			 * exists); the guest has not been told about any. */
+			unplug_slots(c, q, created, ncreated, a->unplug_wait_ms, "rolled_back");
 			upcall_free(h);
 			return rc;
 		}
-		ctl_debug(c, "device_add %s: APIC ID %ld", pick[i]->id, pick[i]->apic_id);
+		ctl_debug(c, "vCPU %s: APIC ID %ld", pick[i]->id, pick[i]->apic_id);
 		json_object_array_add(devs, json_object_new_string(pick[i]->id));
 		ids[i] = (uint8_t)pick[i]->apic_id;
 	}
@@ -323,21 +441,23 @@ static int vmm_add(struct ctl *c, struct cpu_args *a, struct qmp *q,
 		       done, n, ids[done < n ? done : 0], upcall_strerror(r.ret),
 		       (long)n - done);
 	json_object_object_add(c->result, "accepted", ids_json(ids, (unsigned int)done));
-	if (unplug_slots(c, q, pick + done, n - (unsigned int)done,
-			 a->unplug_wait_ms, "rolled_back"))
-		return CTL_EVMM;
+	/* Whatever QEMU does with them, the guest's refusal is the result. */
+	unplug_slots(c, q, pick + done, n - (unsigned int)done, a->unplug_wait_ms,
+		     "rolled_back");
 	return rc;
 }
 
 static int vmm_del(struct ctl *c, struct cpu_args *a, struct qmp *q,
 		   struct vcpu_list *l)
 {
-	struct vcpu_slot *pick[UPCALL_MAX_CPU_BATCH];
-	unsigned int n = 0;
-	uint8_t ids[UPCALL_MAX_CPU_BATCH];
+	struct vcpu_slot *pick[UPCALL_MAX_CPU_BATCH], *released[UPCALL_MAX_CPU_BATCH];
+	unsigned int n = 0, want, next = 0, nrel = 0, nrefused = 0;
+	uint8_t ids[UPCALL_MAX_CPU_BATCH], rel_ids[UPCALL_MAX_CPU_BATCH];
+	uint8_t refused_ids[UPCALL_MAX_CPU_BATCH];
 	struct upcall_reply r;
+	struct upcall *h;
 	long boot_apic = -1, done;
-	int rc;
+	int rc = CTL_OK, err, last_ret = 0;
 
 	/* The boot CPU: the lowest APIC ID among vCPUs not hot-added. */
 	for (size_t j = 0; j < l->n; j++)
@@ -349,7 +469,7 @@ static int vmm_del(struct ctl *c, struct cpu_args *a, struct qmp *q,
 			size_t j;
 
 			if (a->ids[i] == boot_apic)
-				return ctl_error(c, CTL_EUSAGE, EINVAL,
+				return ctl_error(c, CTL_EGUEST, EPERM,
 						 "APIC ID %u is the boot CPU: it cannot be removed",
 						 a->ids[i]);
 			for (j = 0; j < l->n; j++)
@@ -374,31 +494,73 @@ static int vmm_del(struct ctl *c, struct cpu_args *a, struct qmp *q,
 			return ctl_error(c, CTL_EVMM, ENOENT,
 					 "asked to remove %u vCPU(s) but only %u were hot-added",
 					 a->count, nhot);
-		for (unsigned int i = 0; i < a->count; i++)
+		/* All candidates, highest first; the loop below asks for
+		 * COUNT of them. */
+		for (unsigned int i = 0; i < nhot && n < UPCALL_MAX_CPU_BATCH; i++)
 			pick[n++] = hot[i];
 	}
+	want = a->n_ids ? n : a->count;
 	for (unsigned int i = 0; i < n; i++)
 		ids[i] = (uint8_t)pick[i]->apic_id;
-	json_object_object_add(c->result, "apic_ids", ids_json(ids, n));
 
-	rc = guest_request(c, false, ids, n, &r);
+	rc = ctl_open_devmgr(c, &h);
 	if (rc)
 		return rc;
-	done = guest_done(&r, n);
-	if (done < 0)
-		return ctl_error(c, CTL_EGUEST, r.ret,
-				 "guest refused DEL_CPU: %s; its reply has no valid apic_index, so no vCPU was removed from QEMU",
-				 upcall_strerror(r.ret));
-	json_object_object_add(c->result, "released", ids_json(ids, (unsigned int)done));
-	if (r.ret != 0)
-		rc = ctl_error(c, CTL_EGUEST, r.ret,
-			       "guest released %ld of %u vCPU(s), refused APIC ID %u: %s",
-			       done, n, ids[done < n ? done : 0], upcall_strerror(r.ret));
-	if (done > 0 && unplug_slots(c, q, pick, (unsigned int)done,
-				     a->unplug_wait_ms, "removed"))
-		return rc ? rc : CTL_EVMM;
-	for (long i = 0; i < done && r.ret == 0; i++)
-		ctl_info(c, "removed vCPU %s (APIC ID %u)", vcpu_device_name(pick[i]), ids[i]);
+	/*
+	 * One DEL_CPU for the batch. With COUNT, a vCPU the guest refuses
+	 * (typically one QEMU kept after an earlier 'cpu del', already gone
+	 * from the guest) is skipped and the next candidate asked instead.
+	 */
+	while (nrel < want && next < n) {
+		unsigned int bn = want - nrel < n - next ? want - nrel : n - next;
+
+		err = upcall_cpu_del(h, ids + next, bn, &r);
+		if (err) {
+			rc = ctl_error(c, CTL_ECONN, err, "%s", upcall_last_error(h));
+			break;
+		}
+		add_reply_json(c, &r);
+		done = guest_done(&r, bn);
+		if (done < 0) {
+			rc = ctl_error(c, CTL_EGUEST, r.ret,
+				       "guest refused DEL_CPU: %s; its reply has no valid apic_index, so no vCPU of that request was removed from QEMU",
+				       upcall_strerror(r.ret));
+			break;
+		}
+		for (long i = 0; i < done; i++) {
+			released[nrel] = pick[next + i];
+			rel_ids[nrel++] = ids[next + i];
+		}
+		if (r.ret == 0) {
+			next += bn;
+			continue;
+		}
+		last_ret = r.ret;
+		refused_ids[nrefused++] = ids[next + done];
+		ctl_debug(c, "guest refused to release APIC ID %u: %s", ids[next + done],
+			  upcall_strerror(r.ret));
+		next += (unsigned int)done + 1;
+		if (a->n_ids)
+			break;
+	}
+	upcall_free(h);
+	/* What the guest was asked for: up to the last ID it answered on. */
+	json_object_object_add(c->result, "apic_ids", ids_json(ids, next < n ? next : n));
+	json_object_object_add(c->result, "released", ids_json(rel_ids, nrel));
+	if (nrefused)
+		json_object_object_add(c->result, "refused", ids_json(refused_ids, nrefused));
+	if (!rc && nrel < want)
+		rc = ctl_error(c, CTL_EGUEST, last_ret,
+			       "guest released %u of %u vCPU(s), refused APIC ID %u: %s",
+			       nrel, want, refused_ids[nrefused ? nrefused - 1 : 0],
+			       upcall_strerror(last_ret));
+	/* The guest let them go: that stands even if QEMU keeps the vCPUs
+	 * (see unplug_slots), which is reported as warnings. */
+	if (nrel > 0)
+		unplug_slots(c, q, released, nrel, a->unplug_wait_ms, "removed");
+	for (unsigned int i = 0; i < nrel && !rc; i++)
+		ctl_info(c, "removed vCPU %s (APIC ID %u) from the guest",
+			 vcpu_device_name(released[i]), rel_ids[i]);
 	return rc;
 }
 
@@ -485,7 +647,8 @@ int cpu_main(struct ctl *c, int argc, char **argv)
 		return rc;
 	a.add = !strcmp(argv[1], "add");
 	if (a.unplug_wait_ms < 0)
-		a.unplug_wait_ms = c->timeout_ms;
+		a.unplug_wait_ms = c->timeout_ms < CPU_UNPLUG_WAIT_MS ? c->timeout_ms :
+				   CPU_UNPLUG_WAIT_MS;
 	json_object_object_add(c->result, "command",
 			       json_object_new_string(a.add ? "cpu add" : "cpu del"));
 

@@ -170,7 +170,21 @@ static void serve(struct fake_guest *g, int fd)
 			unsigned int count = msg[16];
 
 			le32(reply + 4, 4);
-			if (g->cpu_accept >= 0 && (unsigned int)g->cpu_accept < count) {
+			if (g->track_present) {
+				unsigned int k;
+
+				/* Like the guest: stop at the first ID it cannot act on. */
+				for (k = 0; k < count; k++) {
+					uint8_t id = msg[18 + k];
+
+					if (g->present[id] == (type == 1))
+						break;
+					g->present[id] = type == 1;
+				}
+				if (k < count)
+					le32(reply + 16, (uint32_t)(type == 1 ? -EEXIST : -ENODEV));
+				le32(reply + 20, k);
+			} else if (g->cpu_accept >= 0 && (unsigned int)g->cpu_accept < count) {
 				le32(reply + 16, (uint32_t)(g->cpu_errno ? g->cpu_errno : -EBUSY));
 				le32(reply + 20, g->cpu_stale_index ? 0xdeadbeef :
 				     (uint32_t)g->cpu_accept);

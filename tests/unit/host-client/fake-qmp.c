@@ -230,6 +230,13 @@ static void handle(struct fake_qmp *q, int fd, json_object *msg, unsigned int *a
 
 		snprintf(line, sizeof(line), "device_del %s", dev);
 		logf_(q, line);
+		if (q->refuse_device_del) {
+			/* QEMU 7.2's answer on pc while the guest has not switched
+			 * the ACPI CPU hotplug interface to its modern mode. */
+			send_error(fd, id, "GenericError",
+				   "acpi: device unplug request for not supported device type: qemu64-x86_64-cpu");
+			return;
+		}
 		for (unsigned int i = 0; i < q->nslots; i++) {
 			struct fake_qmp_slot *s = &q->slots[i];
 

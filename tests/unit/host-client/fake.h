@@ -29,6 +29,8 @@ struct fake_guest {
 	int32_t cpu_errno;       /* the ret of such a failure (default -EBUSY) */
 	bool cpu_stale_index;    /* on failure leave apic_index = 0xdeadbeef */
 	int32_t mmio_ret;
+	bool track_present;      /* refuse ADD of present / DEL of absent IDs */
+	bool present[256];
 	const char *status_line; /* agent reply (port 1219), without '\n' */
 	unsigned int slow_read_us; /* agent: pause between 1 KiB reads */
 	bool agent_no_read;      /* agent: never read the request */
@@ -74,6 +76,7 @@ struct fake_qmp {
 	int fail_device_add_at;     /* n-th device_add (1-based) fails */
 	bool events;                /* an unrelated event before every reply */
 	bool device_deleted;        /* DEVICE_DELETED after device_del */
+	bool refuse_device_del;     /* as QEMU 7.2 pc with an ACPI-free guest */
 	bool silent;                /* no answer after qmp_capabilities */
 	const char *known_device;   /* qom-get /machine/peripheral/<it> type */
 

@@ -82,6 +82,10 @@ static int run(struct fixture *f, const char *words)
 	char buf[256], *argv[16], *save = NULL;
 	int argc = 0;
 
+	/* Each run starts a fresh JSON document, as a new process would. */
+	json_object_put(f->c.result);
+	f->c.result = json_object_new_object();
+	json_object_object_add(f->c.result, "ok", json_object_new_boolean(1));
 	snprintf(buf, sizeof(buf), "%s", words);
 	for (char *t = strtok_r(buf, " ", &save); t && argc < 15; t = strtok_r(NULL, " ", &save))
 		argv[argc++] = t;
@@ -200,6 +204,86 @@ static void add_by_apic_id(void **state)
 	assert_guest_request(f, 0, 1, want, 1);
 }
 
+static void plug_hot(struct fixture *f, int slot)
+{
+	f->q.slots[slot].plugged = true;
+	f->q.slots[slot].hot = true;
+	snprintf(f->q.slots[slot].id, sizeof(f->q.slots[slot].id), "upcall-cpu-%d", slot);
+}
+
+/* A vCPU QEMU kept after 'cpu del' is announced again, not re-created. */
+static void add_reuses_kept_vcpu(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t want[] = { 2, 3 };
+
+	plug_hot(f, 2);
+	start(f);
+	assert_int_equal(run(f, "cpu add --apic-id 2 3"), CTL_OK);
+	assert_int_equal(f->q.nlog, 1);
+	assert_non_null(strstr(f->q.log[0], "device_add upcall-cpu-3 "));
+	assert_guest_request(f, 0, 1, want, 2);
+	assert_string_equal(result_str(f, "devices"), "[\"upcall-cpu-2\",\"upcall-cpu-3\"]");
+	/* The boot CPU is never a candidate. */
+	assert_int_equal(run(f, "cpu add --apic-id 0"), CTL_EVMM);
+}
+
+/* QEMU kept vCPUs 2 and 3 after 'cpu del' (pc, no ACPI eject) and has no
+ * free slot: 'cpu add' offers the kept ones, highest first, one by one. */
+static void add_takes_back_kept_vcpus(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t three[] = { 3 }, two[] = { 2 }, one[] = { 1 };
+
+	plug_hot(f, 1);
+	plug_hot(f, 2);
+	plug_hot(f, 3);
+	f->g.track_present = true;
+	f->g.present[0] = f->g.present[1] = true; /* 2 and 3 are offline */
+	start(f);
+	assert_int_equal(run(f, "cpu add 1"), CTL_OK);
+	assert_int_equal(f->q.nlog, 0); /* nothing created */
+	assert_int_equal(f->g.n_req, 1);
+	assert_guest_request(f, 0, 1, three, 1);
+	assert_string_equal(result_str(f, "reannounced"), "[3]");
+	/* Asking for 2 more: 2 is taken, 1 refused (present): 2 is given back. */
+	assert_int_equal(run(f, "cpu add 2"), CTL_EVMM);
+	assert_int_equal(f->g.n_req, 5);
+	assert_guest_request(f, 1, 1, three, 1); /* refused: present */
+	assert_guest_request(f, 2, 1, two, 1);
+	assert_guest_request(f, 3, 1, one, 1);
+	assert_guest_request(f, 4, 2, two, 1);   /* DEL_CPU: given back */
+	assert_false(f->g.present[2]);
+	assert_non_null(strstr(result_str(f, "error"), "took back only 1 of 3"));
+}
+
+/* 'cpu del 1' when the highest hot-added vCPU is one QEMU kept (already gone
+ * from the guest): the guest refuses it, the next one is asked. */
+static void del_skips_kept_vcpu(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t three[] = { 3 }, two[] = { 2 };
+
+	plug_hot(f, 1);
+	plug_hot(f, 2);
+	plug_hot(f, 3);
+	f->g.track_present = true;
+	f->g.present[0] = f->g.present[1] = f->g.present[2] = true;
+	start(f);
+	assert_int_equal(run(f, "cpu del 1"), CTL_OK);
+	assert_int_equal(f->g.n_req, 2);
+	assert_guest_request(f, 0, 2, three, 1);
+	assert_guest_request(f, 1, 2, two, 1);
+	assert_int_equal(f->q.nlog, 1);
+	assert_string_equal(f->q.log[0], "device_del upcall-cpu-2");
+	assert_string_equal(result_str(f, "refused"), "[3]");
+	assert_string_equal(result_str(f, "released"), "[2]");
+	assert_string_equal(result_str(f, "apic_ids"), "[3,2]");
+	/* With explicit IDs there is no second choice: exit 1. */
+	assert_int_equal(run(f, "cpu del --apic-id 3"), CTL_EGUEST);
+	assert_int_equal(f->g.n_req, 3);
+}
+
 /* Two threads per core, two cores per socket: APIC ID = s<<2 | c<<1 | t. */
 static void add_smt_topology(void **state)
 {
@@ -223,12 +307,6 @@ static void add_smt_topology(void **state)
 	assert_guest_request(f, 0, 1, want, 2);
 }
 
-static void plug_hot(struct fixture *f, int slot)
-{
-	f->q.slots[slot].plugged = true;
-	f->q.slots[slot].hot = true;
-	snprintf(f->q.slots[slot].id, sizeof(f->q.slots[slot].id), "upcall-cpu-%d", slot);
-}
 
 static void del_highest_two(void **state)
 {
@@ -270,7 +348,8 @@ static void del_never_boot_cpu(void **state)
 	plug_hot(f, 1);
 	start(f);
 	assert_int_equal(run(f, "cpu del 2"), CTL_EVMM); /* only 1 hot-added */
-	assert_int_equal(run(f, "cpu del --apic-id 0"), CTL_EUSAGE);
+	assert_int_equal(run(f, "cpu del --apic-id 0"), CTL_EGUEST);
+	assert_non_null(strstr(result_str(f, "error"), "boot CPU"));
 	assert_int_equal(f->g.n_req, 0);
 	assert_int_equal(f->q.nlog, 0);
 }
@@ -286,6 +365,36 @@ static void del_no_device_deleted(void **state)
 	start(f);
 	assert_int_equal(run(f, "cpu del 1 --unplug-wait 0.2"), CTL_OK);
 	assert_string_equal(result_str(f, "removed_pending"), "[\"upcall-cpu-1\"]");
+}
+
+/* QEMU refuses device_del (pc, ACPI-free guest): the guest's release
+ * stands (exit 0), the vCPU is reported as kept by QEMU. */
+static void del_device_del_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	plug_hot(f, 1);
+	plug_hot(f, 2);
+	f->q.refuse_device_del = true;
+	start(f);
+	assert_int_equal(run(f, "cpu del 1"), CTL_OK);
+	assert_int_equal(f->g.n_req, 1);
+	assert_string_equal(result_str(f, "removed_failed"), "[\"upcall-cpu-2\"]");
+	assert_non_null(strstr(result_str(f, "warnings"), "not supported device type"));
+	assert_true(f->q.slots[2].plugged);
+}
+
+static void add_rollback_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	f->g.cpu_accept = 0;
+	f->q.refuse_device_del = true;
+	start(f);
+	assert_int_equal(run(f, "cpu add 2"), CTL_EGUEST);
+	assert_string_equal(result_str(f, "rolled_back_failed"),
+			    "[\"upcall-cpu-1\",\"upcall-cpu-2\"]");
+	assert_string_equal(result_str(f, "errno"), "16");
 }
 
 static void qmp_silent_times_out(void **state)
@@ -381,11 +490,16 @@ int main(void)
 		T(add_device_add_fails_midway),
 		T(add_not_enough_slots),
 		T(add_by_apic_id),
+		T(add_reuses_kept_vcpu),
+		T(add_takes_back_kept_vcpus),
+		T(del_skips_kept_vcpu),
 		T(add_smt_topology),
 		T(del_highest_two),
 		T(del_partial_release),
 		T(del_never_boot_cpu),
 		T(del_no_device_deleted),
+		T(del_device_del_refused),
+		T(add_rollback_refused),
 		T(qmp_silent_times_out),
 		T(qmp_missing_socket),
 		T(guest_unreachable_creates_nothing),
