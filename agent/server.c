@@ -323,8 +323,12 @@ static void drain_pipe(struct agent *ag, struct client *c)
 
 	while (c->pipe.fd >= 0) {
 		size_t room = AGENT_EXEC_OUTPUT_MAX - c->out_len;
-		char *dst = room ? c->out + c->out_len : discard;
-		ssize_t r = read(c->pipe.fd, dst, room ? room : sizeof(discard));
+		ssize_t r;
+
+		if (room)
+			r = read(c->pipe.fd, c->out + c->out_len, room);
+		else	/* keep the pipe flowing so the command never blocks */
+			r = read(c->pipe.fd, discard, sizeof(discard));
 
 		if (r < 0) {
 			if (errno == EINTR)
