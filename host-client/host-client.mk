@@ -97,7 +97,8 @@ hc-install: $(HC_A) $(HC_SO) $(HC_CTL)
 	install -m 0644 $(HC_MAN) $(DESTDIR)$(MANDIR)/man1/upcall-ctl.1
 	$(call hc_gen_pc,$(DESTDIR)$(PKGCONFIGDIR)/libupcall.pc,$(PREFIX),$(LIBDIR),$(INCLUDEDIR))
 
--include $(HC_LIB_OBJS:.o=.d) $(HC_CTL_OBJS:.o=.d) $(HC_SAN_LIB_OBJS:.o=.d) $(HC_SAN_CORE_OBJS:.o=.d)
+-include $(HC_LIB_OBJS:.o=.d) $(HC_CTL_OBJS:.o=.d) $(HC_SAN_LIB_OBJS:.o=.d) \
+	$(HC_SAN_CORE_OBJS:.o=.d) $(HC_OUT)/san/ctl/upcall-ctl.d
 
 
 # ---- tests ----------------------------------------------------------------
@@ -137,8 +138,13 @@ check-unit-host-client: $(HC_TEST_OUT)/test-session
 check-unit-qmp: $(HC_TEST_OUT)/test-qmp
 	$(Q)tools/tap-run.sh unit-qmp $<
 
-check-cli-host-client: $(HC_CTL) $(HC_TEST_OUT)/fake-vm
-	$(Q)HC_CTL=$(HC_CTL) HC_FAKE_VM=$(HC_TEST_OUT)/fake-vm HC_MAN=$(TOP)/$(HC_MAN) \
+# upcall-ctl built with ASan/UBSan (leak checks included) for the CLI tests.
+$(HC_TEST_OUT)/upcall-ctl-san: $(HC_OUT)/san/ctl/upcall-ctl.o $(HC_SAN_CORE_OBJS) $(HC_SAN_LIB_OBJS)
+	$(call quiet,LD,$@)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_JSONC_LIBS)
+
+check-cli-host-client: $(HC_CTL) $(HC_TEST_OUT)/upcall-ctl-san $(HC_TEST_OUT)/fake-vm
+	$(Q)HC_CTL=$(HC_TEST_OUT)/upcall-ctl-san HC_FAKE_VM=$(HC_TEST_OUT)/fake-vm HC_MAN=$(TOP)/$(HC_MAN) \
 		tools/tap-run.sh cli-host-client bats --tap $(HC_TEST_DIR)/cli.bats
 
 # ---- fuzzing --------------------------------------------------------------

@@ -34,8 +34,10 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/host-client-qmp-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!mkdtemp(f->dir)) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->uds, sizeof(f->uds), "%s/vsock.sock", f->dir);
 	snprintf(f->qmp, sizeof(f->qmp), "%s/qmp.sock", f->dir);
 	snprintf(f->devices, sizeof(f->devices), "%s/devices.json", f->dir);

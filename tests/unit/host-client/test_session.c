@@ -202,8 +202,11 @@ static int setup(void **state)
 	fake_guest_init(&f->g);
 	f->h = upcall_new();
 	snprintf(f->dir, sizeof(f->dir), "/tmp/host-client-test-XXXXXX");
-	if (!f->h || !mkdtemp(f->dir))
+	if (!f->h || !mkdtemp(f->dir)) {
+		upcall_free(f->h);
+		free(f);
 		return -1;
+	}
 	snprintf(f->path, sizeof(f->path), "%s/vsock.sock", f->dir);
 	*state = f;
 	return 0;
