@@ -90,8 +90,12 @@ int wait_ready_main(struct ctl *c, int argc, char **argv)
 		}
 		if (strcmp(last, upcall_last_error(h)))
 			ctl_debug(c, "attempt %d: %s", attempts, upcall_last_error(h));
-		snprintf(last, sizeof(last), "%s", upcall_last_error(h));
-		last_err = -err;
+		/* An attempt cut short by the overall deadline says less than
+		 * what the attempts before it ran into. */
+		if (err != -ETIMEDOUT || attempts == 1 || mono_ms() < deadline) {
+			snprintf(last, sizeof(last), "%s", upcall_last_error(h));
+			last_err = -err;
+		}
 		upcall_free(h);
 		left = deadline - mono_ms();
 		if (left <= 0)

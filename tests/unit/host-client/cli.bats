@@ -146,7 +146,7 @@ EOF2
 
 @test "wait-ready: a wrong greeting never counts as ready" {
 	start_fake --bad-greeting
-	run_json --run "$RUN" wait-ready --timeout 0.5
+	run_json --run "$RUN" wait-ready --timeout 1
 	[[ $status -eq 3 ]]
 	jq -e '.error | contains("greeting")' <<<"$output"
 }
@@ -226,4 +226,12 @@ EOF2
 	grep -q 'upcall-ctl' <<<"$output"
 	run env MANPAGER=cat man --warnings -l "$MAN"
 	[[ $status -eq 0 ]]
+}
+
+@test "--cid (kernel AF_VSOCK) to an absent guest: exit 3 with a JSON error" {
+	# No guest has CID 3 here (this host has no vhost-vsock either): the
+	# connect fails or times out, both exit 3.
+	run_json --cid 3 --timeout 0.5 cpu add --apic-id 1
+	[[ $status -eq 3 ]]
+	jq -e '.error | contains("vsock 3:219")' <<<"$output"
 }
