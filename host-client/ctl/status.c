@@ -23,15 +23,50 @@ static const char status_usage[] =
 	"  --agent-port PORT   the agent's port (default 1219)\n"
 	"  -h, --help          this text\n";
 
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return "?";
+	return json_object_get_string(v);
+}
+
+/* The agent's status (docs/agent.md) in a few lines; keys this version
+ * does not know are printed as they are. */
 static void print_summary(json_object *st)
 {
 	json_object_object_foreach(st, key, val) {
-		if (json_object_is_type(val, json_type_object) ||
-		    json_object_is_type(val, json_type_array))
-			printf("%-16s %s\n", key,
+		if (!strcmp(key, "cpus") && json_object_is_type(val, json_type_object)) {
+			printf("%-10s online %s (%s), present %s (%s), possible %s (%s)\n", key,
+			       str_of(val, "online"), str_of(val, "online_count"),
+			       str_of(val, "present"), str_of(val, "present_count"),
+			       str_of(val, "possible"), str_of(val, "possible_count"));
+		} else if (!strcmp(key, "virtio") && json_object_is_type(val, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(val); i++) {
+				json_object *d = json_object_array_get_idx(val, i);
+
+				printf("%-10s %s %s driver %s", i ? "" : key, str_of(d, "name"),
+				       str_of(d, "type"), str_of(d, "driver"));
+				if (!strcmp(str_of(d, "transport"), "mmio"))
+					printf(" mmio %s+%s irq %s", str_of(d, "mmio_base"),
+					       str_of(d, "mmio_size"), str_of(d, "irq"));
+				putchar('\n');
+			}
+		} else if (!strcmp(key, "block") && json_object_is_type(val, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(val); i++) {
+				json_object *d = json_object_array_get_idx(val, i);
+
+				printf("%-10s %s %s bytes on %s\n", i ? "" : key, str_of(d, "name"),
+				       str_of(d, "size_bytes"), str_of(d, "device"));
+			}
+		} else if (json_object_is_type(val, json_type_object) ||
+			   json_object_is_type(val, json_type_array)) {
+			printf("%-10s %s\n", key,
 			       json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
-		else
-			printf("%-16s %s\n", key, json_object_get_string(val));
+		} else {
+			printf("%-10s %s\n", key, json_object_get_string(val));
+		}
 	}
 }
 
@@ -93,6 +128,12 @@ int status_main(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 	json_tokener_free(tok);
+	if (json_object_object_get_ex(st, "error", NULL)) {
+		/* The agent's own error reply: {"error": "..."} */
+		rc = ctl_error(c, CTL_EGUEST, EREMOTEIO, "agent: %s", str_of(st, "error"));
+		json_object_put(st);
+		goto out;
+	}
 	if (!c->json)
 		print_summary(st);
 	json_object_object_add(c->result, "status", st);

@@ -212,6 +212,22 @@ EOF2
 	jq -e '.error | contains("not a JSON object")' <<<"$output"
 }
 
+@test "status: the agent's status shape, summarised; its error reply exits 1" {
+	start_fake --status '{"version":"0.1.0","kernel":"6.12.117","uptime_ms":2750,"cpus":{"online":"0-1","online_count":2,"present":"0-1","present_count":2,"possible":"0-7","possible_count":8},"virtio":[{"name":"virtio0","device_id":2,"type":"block","driver":"virtio_blk","parent":"virtio-mmio.0","transport":"mmio","mmio_size":512,"mmio_base":"0xfeb00e00","irq":12}],"block":[{"name":"vda","size_bytes":67108864,"device":"virtio0"}]}'
+	run "$CTL" --run "$RUN" status
+	[[ $status -eq 0 ]]
+	grep -Fxq 'cpus       online 0-1 (2), present 0-1 (2), possible 0-7 (8)' <<<"$output"
+	grep -Fxq 'virtio     virtio0 block driver virtio_blk mmio 0xfeb00e00+512 irq 12' <<<"$output"
+	grep -Fxq 'block      vda 67108864 bytes on virtio0' <<<"$output"
+	run_json --run "$RUN" status
+	jq -e '.status.virtio[0].irq == 12' <<<"$output"
+	teardown
+	start_fake --status '{"error":"unknown request"}'
+	run_json --run "$RUN" status
+	[[ $status -eq 1 ]]
+	jq -e '.error == "agent: unknown request"' <<<"$output"
+}
+
 @test "a silent guest: timeout, exit 3" {
 	start_fake --silent
 	run_json --run "$RUN" --timeout 0.3 mmio add --device d1
