@@ -175,7 +175,7 @@ int cpu_qemu_add(struct ctl *c, struct cpu_args *a, struct qmp *q,
 	json_object *devs;
 	struct upcall_reply r;
 	long done;
-	int rc;
+	int rc, err;
 
 	if (a->n_ids) {
 		for (unsigned int i = 0; i < a->n_ids; i++) {
@@ -246,8 +246,7 @@ int cpu_qemu_add(struct ctl *c, struct cpu_args *a, struct qmp *q,
 	devs = json_object_new_array();
 	json_object_object_add(c->result, "devices", devs);
 	for (unsigned int i = 0; i < n; i++) {
-		int err = 0;
-
+		err = 0;
 		if (reuse[i]) {
 			ctl_debug(c, "%s is still in QEMU: announcing it again", pick[i]->id);
 		} else {
@@ -273,12 +272,11 @@ int cpu_qemu_add(struct ctl *c, struct cpu_args *a, struct qmp *q,
 	json_object_object_add(c->result, "apic_ids", cpu_ids_json(ids, n));
 
 	ctl_debug(c, "sending ADD_CPU with %u APIC IDs", n);
-	int err = upcall_cpu_add(h, ids, n, &r);
-
+	err = upcall_cpu_add(h, ids, n, &r);
 	if (err) {
 		/* The guest may or may not have acted: leave the vCPUs. */
-		rc = ctl_error(c, CTL_ECONN, err, "%s (vCPUs %s left in QEMU)",
-			       upcall_last_error(h), "created");
+		rc = ctl_error(c, CTL_ECONN, err, "%s; the vCPUs created stay in QEMU",
+			       upcall_last_error(h));
 		upcall_free(h);
 		return rc;
 	}
@@ -299,9 +297,14 @@ int cpu_qemu_add(struct ctl *c, struct cpu_args *a, struct qmp *q,
 		       done, n, ids[done < n ? done : 0], upcall_strerror(r.ret),
 		       (long)n - done);
 	json_object_object_add(c->result, "accepted", cpu_ids_json(ids, (unsigned int)done));
-	/* Whatever QEMU does with them, the guest's refusal is the result. */
-	unplug_slots(c, q, pick + done, n - (unsigned int)done, a->unplug_wait_ms,
-		     "rolled_back");
+	/* Remove only what this run created: a vCPU QEMU already had may be
+	 * the guest's own (it refuses an APIC ID it has). Whatever QEMU does
+	 * with them, the guest's refusal is the result. */
+	ncreated = 0;
+	for (unsigned int i = (unsigned int)done; i < n; i++)
+		if (!reuse[i])
+			created[ncreated++] = pick[i];
+	unplug_slots(c, q, created, ncreated, a->unplug_wait_ms, "rolled_back");
 	return rc;
 }
 

@@ -230,6 +230,24 @@ static void add_reuses_kept_vcpu(void **state)
 	assert_int_equal(run(f, "cpu add --apic-id 0"), CTL_EVMM);
 }
 
+/* The guest refuses a kept vCPU it already has: only the vCPU this run
+ * created is rolled back, never the guest's own. */
+static void add_rollback_spares_kept_vcpu(void **state)
+{
+	struct fixture *f = *state;
+
+	plug_hot(f, 2);
+	f->g.track_present = true;
+	f->g.present[0] = f->g.present[2] = true;
+	start(f);
+	assert_int_equal(run(f, "cpu add --apic-id 2 3"), CTL_EGUEST);
+	assert_int_equal(f->q.nlog, 2);
+	assert_non_null(strstr(f->q.log[0], "device_add upcall-cpu-3 "));
+	assert_string_equal(f->q.log[1], "device_del upcall-cpu-3");
+	assert_true(f->q.slots[2].plugged);
+	assert_string_equal(result_str(f, "rolled_back"), "[\"upcall-cpu-3\"]");
+}
+
 /* QEMU kept vCPUs 2 and 3 after 'cpu del' (pc, no ACPI eject) and has no
  * free slot: 'cpu add' offers the kept ones, highest first, one by one. */
 static void add_takes_back_kept_vcpus(void **state)
@@ -494,6 +512,7 @@ int main(void)
 		T(add_by_apic_id),
 		T(add_reuses_kept_vcpu),
 		T(add_takes_back_kept_vcpus),
+		T(add_rollback_spares_kept_vcpu),
 		T(del_skips_kept_vcpu),
 		T(add_smt_topology),
 		T(del_highest_two),
