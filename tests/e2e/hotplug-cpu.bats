@@ -77,7 +77,7 @@ guest_cpu_of_pinned() {
 	[ "$(guest_cpu_of_pinned 3)" = 3 ]
 }
 
-@test "cpu: upcall-ctl cpu del removes one vCPU from guest and QEMU" {
+@test "cpu: upcall-ctl cpu del removes one vCPU from the guest" {
 	local t0
 	t0=$(now_ms)
 	run uctl cpu del 1
@@ -86,9 +86,9 @@ guest_cpu_of_pinned() {
 	hp_wait_until 60 online_count_is 3
 	hp_latency "cpu del 1" "$t0"
 	[ "$(guest_status | jq .cpus.present_count)" -eq 3 ]
-	# QEMU has one free slot again.
-	[ "$(e2e_qmp '{"execute":"query-hotpluggable-cpus"}' "$HP_VM" |
-		jq '[.[] | select(has("qom-path") | not)] | length')" -eq 1 ]
+	[ "$(guest_exec 'cat /sys/devices/system/cpu/online')" = 0-2 ]
+	# QEMU's pc machine cannot unplug a vCPU without ACPI, so QEMU keeps
+	# it (stopped); upcall-ctl reuses it on the next add.
 }
 
 @test "cpu: the removed vCPU can be added back" {
