@@ -75,6 +75,16 @@ still_serving() {
 	jq -e '.ret == -22 and .apic_index == 0' <<<"$output"
 }
 
+@test "protocol: DEL_CPU of the boot CPU is refused by the guest itself" {
+	# upcall-ctl refuses this before asking; the raw request shows that the
+	# guest refuses it too (-EPERM, apic_index 0).
+	run raw del-boot-cpu
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e '.msg_type == 2 and .ret == -1 and .apic_index == 0' <<<"$output"
+	online_count_is 1
+}
+
 @test "protocol: half a request then close is dropped and the server goes on" {
 	run raw short-close
 	[ "$status" -eq 0 ]

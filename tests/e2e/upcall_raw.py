@@ -13,6 +13,7 @@ Scenarios:
   unknown-type  a request of type 42
   bad-size      an ADD_MMIO request whose msg_size is not 24
   zero-count    an ADD_CPU request with count 0
+  del-boot-cpu  a DEL_CPU request for APIC ID 0, the boot CPU
   short-close   half a request, then close (guest must drop it quietly)
   vanish        half a request, then reset the connection (SO_LINGER 0)
   no-service    connect and never send the service byte; report whether the
@@ -32,6 +33,7 @@ MAGIC = 0x444D0100
 MSG_LEN = 1024
 HDR = struct.Struct("<IIII")
 TYPE_ADD_CPU = 1
+TYPE_DEL_CPU = 2
 TYPE_ADD_MMIO = 5
 
 
@@ -145,6 +147,10 @@ def scenario(args):
         sock = open_service(args)
         return exchange(sock, message(MAGIC, 258, TYPE_ADD_CPU,
                                       cpu_payload([])))
+    if name == "del-boot-cpu":
+        sock = open_service(args)
+        return exchange(sock, message(MAGIC, 258, TYPE_DEL_CPU,
+                                      cpu_payload([0])))
     if name in ("short-close", "vanish"):
         sock = open_service(args)
         sock.sendall(message(MAGIC, 258, TYPE_ADD_CPU, cpu_payload([1]))[:300])
