@@ -9,15 +9,22 @@
 load lib
 
 DM=$E2E_TOP/tests/kernel/upcall_dm.py
+# KERNEL_E2E_BZIMAGE=FILE tests another kernel (e.g. a development build).
+KERNEL_OPT=()
+[[ -n ${KERNEL_E2E_BZIMAGE:-} ]] && KERNEL_OPT=(--kernel "$KERNEL_E2E_BZIMAGE")
 
 setup_file() {
-	[[ -r $E2E_TOP/build/guest/bzImage ]] || skip "no build/guest/bzImage"
+	[[ -r ${KERNEL_E2E_BZIMAGE:-$E2E_TOP/build/guest/bzImage} ]] || skip "no guest kernel"
 	[[ -r $E2E_TOP/build/guest/initramfs.cpio.gz ]] || skip "no initramfs"
 	[[ -x $E2E_TOP/build/bin/upcall-vsockd ]] || skip "no build/bin/upcall-vsockd"
 }
 
 teardown() {
 	e2e_teardown
+}
+
+start() {
+	e2e_start "${KERNEL_OPT[@]}" "$@"
 }
 
 # dm REQUEST...: one device-manager connection; prints the JSON replies.
@@ -67,7 +74,7 @@ else:
 }
 
 @test "pc: the server listens on vsock port 219 and the device manager is ready" {
-	e2e_start --machine pc --cpus 1 --maxcpus 2
+	start --machine pc --cpus 1 --maxcpus 2
 	e2e_note "pc boot to ready: ${E2E_BOOT_MS} ms"
 	e2e_console | grep -q 'upcall: listening on vsock port 219'
 	e2e_console | grep -q "upcall: devmgr: service 'd' ready (vCPU hotplug: yes, virtio-mmio hotplug: yes)"
@@ -76,7 +83,7 @@ else:
 }
 
 @test "device manager: greeting, and every malformed request gets a reply with ret set" {
-	e2e_start --machine pc --cpus 1 --maxcpus 2
+	start --machine pc --cpus 1 --maxcpus 2
 	local out
 	out=$(dm greeting)
 	[[ $(field "$out" greeting) == "[1145897216, 0, 0, 0]" ]]
@@ -130,7 +137,7 @@ else:
 }
 
 @test "server: selector timeout, idle timeout, a silent client blocks nobody" {
-	e2e_start --machine pc --cpus 1 --append "upcall.idle_timeout=3"
+	start --machine pc --cpus 1 --append "upcall.idle_timeout=3"
 	local out t0
 	# No selector byte: closed after 10 s.
 	out=$(dm wait-close:20)
@@ -155,7 +162,7 @@ else:
 }
 
 @test "server: only the host is served by default; guest loopback peers are refused" {
-	e2e_start --machine pc --cpus 1 --append "agent.exec=1"
+	start --machine pc --cpus 1 --append "agent.exec=1"
 	e2e_mark
 	# The guest itself (CID 1, vsock loopback) is not the host.
 	run guest "agent-query -c 1 -p 219 -t 3 d"
@@ -164,7 +171,7 @@ else:
 }
 
 @test "pc: ADD_CPU brings QEMU's hot-added vCPUs online, DEL_CPU takes them away" {
-	e2e_start --machine pc --cpus 1 --maxcpus 3 --append "agent.exec=1"
+	start --machine pc --cpus 1 --maxcpus 3 --append "agent.exec=1"
 	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0 ]]
 	[[ $(guest 'cat /sys/devices/system/cpu/possible') == 0-2 ]]
 
@@ -216,7 +223,7 @@ else:
 }
 
 @test "pc: ADD_CPU for an APIC ID without a vCPU fails cleanly and can be retried" {
-	e2e_start --machine pc --cpus 1 --maxcpus 2 --append "agent.exec=1"
+	start --machine pc --cpus 1 --maxcpus 2 --append "agent.exec=1"
 	# No device_add: nobody answers INIT/SIPI; the CPU's state is undone.
 	out=$(dm cpu-add:1)
 	expect "$out" -5 0
@@ -232,7 +239,7 @@ else:
 	local img=$BATS_TEST_TMPDIR/disk.img base size irq out
 	head -c 1048576 /dev/zero >"$img"
 	printf 'upcall-disk-marker' | dd of="$img" conv=notrunc status=none
-	e2e_start --machine microvm --disk disk0="$img" --append "agent.exec=1"
+	start --machine microvm --disk disk0="$img" --append "agent.exec=1"
 	base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["base"])' "$E2E_DIR/devices.json")
 	size=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["size"])' "$E2E_DIR/devices.json")
 	irq=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["irq"])' "$E2E_DIR/devices.json")
@@ -272,7 +279,7 @@ else:
 @test "microvm: DEL_MMIO of a disk in use completes without a crash" {
 	local img=$BATS_TEST_TMPDIR/disk.img base size irq
 	head -c 1048576 /dev/zero >"$img"
-	e2e_start --machine microvm --disk disk0="$img" --append "agent.exec=1"
+	start --machine microvm --disk disk0="$img" --append "agent.exec=1"
 	base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["base"])' "$E2E_DIR/devices.json")
 	size=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["size"])' "$E2E_DIR/devices.json")
 	irq=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["irq"])' "$E2E_DIR/devices.json")
