@@ -170,6 +170,46 @@ else:
 	e2e_assert_console_clean
 }
 
+@test "server: upcall.any_peer=1 serves guest peers; upcall.max_conns bounds connections" {
+	start --machine microvm --append "agent.exec=1 upcall.any_peer=1 upcall.max_conns=2"
+	e2e_mark
+	# Served: the guest's own client gets the (binary, line-less) greeting
+	# and waits for a line until its timeout, instead of seeing EOF.
+	out=$(guest "agent-query -c 1 -p 219 -t 2 d 2>&1; true")
+	[[ $out == *"timed out"* ]] || { echo "agent-query: $out" >&2; false; }
+	! e2e_console | grep -q 'refused connection'
+	# Two clients hold both slots; a third one is closed at once.
+	dm greeting idle:8 >"$BATS_TEST_TMPDIR/c1" &
+	dm greeting idle:8 >"$BATS_TEST_TMPDIR/c2" &
+	# Wait (10 s at most) until both got their greeting.
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $BATS_TEST_TMPDIR/c1 && -s $BATS_TEST_TMPDIR/c2 ]] && break
+		sleep 0.1
+	done
+	[[ -s $BATS_TEST_TMPDIR/c1 && -s $BATS_TEST_TMPDIR/c2 ]]
+	run dm greeting
+	[[ $output == *error* ]]
+	e2e_wait_console 'upcall: 2 connections busy, closing one from CID 2' 10
+	wait
+	# The first two were served and kept.
+	grep -q '"greeting": \[1145897216, 0, 0, 0\]' "$BATS_TEST_TMPDIR/c1"
+	grep -q '"closed": false' "$BATS_TEST_TMPDIR/c2"
+	# Slots are free again.
+	expect "$(dm raw:0x444D0100:0:42:0)" -95
+	e2e_assert_console_clean
+}
+
+@test "server-only kernel: listens, but no device manager service" {
+	local k=$E2E_TOP/build/devmgr/bzImage-server-only
+	[[ -r $k ]] || skip "no $k (make check-kernel-configs builds it)"
+	e2e_start --kernel "$k" --machine microvm
+	e2e_console | grep -q 'upcall: listening on vsock port 219'
+	! e2e_console | grep -q 'upcall: devmgr'
+	out=$(dm select:64 wait-close:5)
+	[[ $(field "$out" closed) == True ]]
+	e2e_assert_console_clean
+}
+
 @test "pc: ADD_CPU brings QEMU's hot-added vCPUs online, DEL_CPU takes them away" {
 	start --machine pc --cpus 1 --maxcpus 3 --append "agent.exec=1"
 	[[ $(guest 'cat /sys/devices/system/cpu/online') == 0 ]]
