@@ -63,7 +63,7 @@ guest_exec() {
 @test "vsock: guest connection to host port 7000 reaches <uds-path>_7000 (microvm)" {
 	vm_boot microvm
 	$CLIENT --timeout 120 serve-echo "$E2E_DIR/vsock.sock_7000" 1 \
-		>"$BATS_TEST_TMPDIR/serve.out" 2>&1 &
+		>"$BATS_TEST_TMPDIR/serve.out" 2>&1 3>&- &
 	echo $! >"$BATS_TEST_TMPDIR/serve.pid"
 	for _ in $(seq 50); do [[ -S $E2E_DIR/vsock.sock_7000 ]] && break; sleep 0.1; done
 	run guest_exec "vsock-echo client 2 7000 1048576"
@@ -115,26 +115,27 @@ start_qemu() {
 		-chardev "file,id=con,path=$dir/console.log" -serial chardev:con \
 		-chardev "socket,id=vu,path=$BATS_TEST_TMPDIR/vhost-user.sock" \
 		-device "$dev,chardev=vu" -kernel "$KERNEL" -initrd "$INITRD" \
-		-append "$cmdline" -pidfile "$dir/qemu.pid" -daemonize
+		-append "$cmdline" -qmp "unix:$dir/qmp.sock,server=on,wait=off" \
+		-pidfile "$dir/qemu.pid" -daemonize 3>&-
+	cp "$dir/qemu.pid" "$BATS_TEST_TMPDIR/qemu-$(basename "$dir").pid"
 	"$E2E_VM" wait-console --dir "$dir" --timeout 120 '^UPCALL READY'
 }
 
 @test "vsock: back-end survives QEMU being killed and serves the next VM" {
 	local uds=$BATS_TEST_TMPDIR/vsock.sock log=$BATS_TEST_TMPDIR/vsockd.log pid
 	"$VSOCKD" --socket "$BATS_TEST_TMPDIR/vhost-user.sock" --uds-path "$uds" \
-		--guest-cid 3 2>"$log" &
+		--guest-cid 3 2>"$log" 3>&- &
 	pid=$!
 	echo $pid >"$BATS_TEST_TMPDIR/vsockd.pid"
 	for _ in $(seq 50); do [[ -S $uds ]] && break; sleep 0.1; done
 
 	mkdir -p "$BATS_TEST_TMPDIR/vm1" "$BATS_TEST_TMPDIR/vm2"
 	start_qemu "$BATS_TEST_TMPDIR/vm1" microvm
-	echo "$(cat "$BATS_TEST_TMPDIR/vm1/qemu.pid")" >"$BATS_TEST_TMPDIR/qemu1.pid"
 	run $CLIENT --timeout 60 request "$uds" 1219 status
 	[[ $output == '{"version":'* ]]
 	# A connection is open when QEMU dies.
 	$CLIENT --timeout 60 request "$uds" 1219 "exec vsock-echo -d server 5000" >/dev/null
-	exec 9< <($CLIENT --timeout 60 echo "$uds" 5000 $((256 << 20)) 2>&1)
+	exec 9< <($CLIENT --timeout 60 echo "$uds" 5000 $((256 << 20)) 2>&1 3>&-)
 	sleep 2
 	kill -9 "$(cat "$BATS_TEST_TMPDIR/vm1/qemu.pid")"
 	for _ in $(seq 100); do grep -q 'front-end disconnected' "$log" && break; sleep 0.1; done
@@ -146,7 +147,6 @@ start_qemu() {
 	[[ $output == *error* ]]
 
 	start_qemu "$BATS_TEST_TMPDIR/vm2" pc
-	echo "$(cat "$BATS_TEST_TMPDIR/vm2/qemu.pid")" >"$BATS_TEST_TMPDIR/qemu2.pid"
 	run $CLIENT --timeout 60 request "$uds" 1219 status
 	echo "$output"
 	[[ $output == '{"version":'* ]]
