@@ -32,11 +32,15 @@ gexec "vsock-echo -d sink 5001" >/dev/null
 
 h2g=$("${client[@]}" bench-send "$uds" 5001 "$bytes")
 
-coproc RECV { "${client[@]}" bench-recv "$uds"_7100 "$bytes"; }
-read -r _ <&"${RECV[0]}"	# "listening"
+"${client[@]}" bench-recv "$uds"_7100 "$bytes" >"$dir/recv.out" 2>&1 &
+recv_pid=$!
+for _ in $(seq 100); do
+	grep -q listening "$dir/recv.out" 2>/dev/null && break
+	sleep 0.1
+done
 gexec "vsock-echo send 2 7100 $bytes" >/dev/null
-read -r g2h <&"${RECV[0]}"
-wait "$RECV_PID" 2>/dev/null || true
+wait "$recv_pid" || { cat "$dir/recv.out" >&2; exit 1; }
+g2h=$(tail -n 1 "$dir/recv.out")
 
 read -r p50_64 p99_64 < <("${client[@]}" bench-rtt "$uds" 5000 64 2000)
 read -r p50_4k p99_4k < <("${client[@]}" bench-rtt "$uds" 5000 4096 1000)
