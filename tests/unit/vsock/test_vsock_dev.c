@@ -723,6 +723,29 @@ static void device_stop_closes_host_sides(void **state UNUSED)
 	close(fd);
 }
 
+static void transport_reset_event_after_reconnect(void **state UNUSED)
+{
+	uint64_t a = gm_alloc(&g, 8);
+	struct gm_seg s = { a, 8, 1 };
+	uint32_t id, len, ev;
+
+	memset(gm_ptr(&g, a), 0xff, 8);
+	d.q[VSOCK_QUEUE_EVENT].vq = g.q[VSOCK_QUEUE_EVENT].vq;
+	assert_int_equal(vq_map_rings(&d.q[VSOCK_QUEUE_EVENT].vq, &g.table), 0);
+	d.reset_event_pending = true;	/* set when a front-end went away */
+	gm_add_chain(&g, VSOCK_QUEUE_EVENT, &s, 1);
+	vsock_dev_queue_started(&d, VSOCK_QUEUE_EVENT);
+	assert_int_equal(gm_used(&g, VSOCK_QUEUE_EVENT, &id, &len), 1);
+	assert_int_equal(len, 4);
+	memcpy(&ev, gm_ptr(&g, a), 4);
+	assert_int_equal(ev, VSOCK_EVENT_TRANSPORT_RESET);
+	assert_false(d.reset_event_pending);
+	/* Only once. */
+	gm_add_chain(&g, VSOCK_QUEUE_EVENT, &s, 1);
+	vsock_dev_kick(&d, VSOCK_QUEUE_EVENT);
+	assert_int_equal(gm_used(&g, VSOCK_QUEUE_EVENT, &id, &len), 0);
+}
+
 static void connect_line_parsing(void **state UNUSED)
 {
 	uint32_t port = 0;
@@ -771,6 +794,7 @@ int main(void)
 		T(requests_wait_for_rx_buffers),
 		T(host_ports_are_unique),
 		T(device_stop_closes_host_sides),
+		T(transport_reset_event_after_reconnect),
 		T(connect_line_parsing),
 	};
 
