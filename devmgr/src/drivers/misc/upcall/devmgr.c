@@ -40,11 +40,15 @@ static int upcall_dm_cpu_request(const struct upcall_dm_msg *req, u32 type,
 	if (!cpu->count)
 		return -EINVAL;
 
-	/* An APIC ID named twice is refused before anything is done */
+	/*
+	 * An APIC ID named twice is refused before anything is done, so
+	 * apic_index stays 0: it tells the VMM how many APIC IDs the guest
+	 * handled, which is what the VMM rolls back from.
+	 */
 	bitmap_zero(seen, ARRAY_SIZE(cpu->apic_ids));
 	for (i = 0; i < cpu->count; i++) {
 		if (__test_and_set_bit(cpu->apic_ids[i], seen)) {
-			*apic_index = i;
+			pr_debug("APIC ID %u repeated at index %u\n", cpu->apic_ids[i], i);
 			return -EINVAL;
 		}
 	}

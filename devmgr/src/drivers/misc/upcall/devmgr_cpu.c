@@ -117,20 +117,22 @@ int upcall_dm_cpu_del(const u8 *apic_ids, unsigned int count,
 	lock_device_hotplug();
 	online = num_online_cpus();
 
-	/* Check the whole batch before taking any CPU down */
+	/*
+	 * Check the whole batch before taking any CPU down. If the check
+	 * fails, no CPU was removed and *done is 0.
+	 */
 	for (i = 0; i < count; i++) {
 		cpu = upcall_dm_present_cpu(apic_ids[i]);
-		if (cpu < 0) {
+		if (cpu < 0)
 			ret = -ENODEV;
-			goto out;
-		}
 		/* The boot CPU, or one the tick needs (nohz_full) */
-		if (!cpu_is_hotpluggable(cpu)) {
+		else if (!cpu_is_hotpluggable(cpu))
 			ret = -EPERM;
-			goto out;
-		}
-		if (cpu_online(cpu) && --online == 0) {
+		else if (cpu_online(cpu) && --online == 0)
 			ret = -EBUSY;
+		if (ret) {
+			pr_debug("APIC ID %u: cannot be hot-removed: %d\n", apic_ids[i], ret);
+			i = 0;
 			goto out;
 		}
 	}
@@ -138,16 +140,16 @@ int upcall_dm_cpu_del(const u8 *apic_ids, unsigned int count,
 	for (i = 0; i < count; i++) {
 		cpu = upcall_dm_present_cpu(apic_ids[i]);
 		ret = device_offline(get_cpu_device(cpu));
-		if (ret < 0)
+		if (ret < 0) {
+			pr_debug("APIC ID %u: hot-remove failed: %d\n", apic_ids[i], ret);
 			goto out;
+		}
 		upcall_dm_cpu_unplug(cpu);
 		pr_info("CPU%d (APIC ID %u) hot-removed\n", cpu, apic_ids[i]);
 	}
 	ret = 0;
 out:
 	unlock_device_hotplug();
-	if (ret)
-		pr_debug("APIC ID %u: hot-remove failed: %d\n", apic_ids[i], ret);
 	*done = i;
 	return ret;
 }
