@@ -9,6 +9,7 @@
 static enum log_level threshold = LOG_INFO;
 
 static const char *const level_names[] = {
+	[LOG_SILENT] = "silent",
 	[LOG_ERROR] = "error",
 	[LOG_WARN] = "warn",
 	[LOG_INFO] = "info",
@@ -41,7 +42,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	struct timespec ts;
 	va_list ap;
 
-	if (level > threshold)
+	if (level > threshold || level == LOG_SILENT)
 		return;
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
 		ts.tv_sec = ts.tv_nsec = 0;

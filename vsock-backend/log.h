@@ -3,7 +3,8 @@
 #ifndef VSOCKD_LOG_H
 #define VSOCKD_LOG_H
 
-enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* LOG_SILENT: nothing at all (for the fuzzer and quiet tests). */
+enum log_level { LOG_SILENT = 0, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /*
  * The threshold is the only process-wide state of the daemon: it is set

@@ -60,7 +60,7 @@ static void usage(FILE *f)
 		"                           the guest gets (default 64K; %uK..%uM; K/M suffix)\n"
 		"  --connect-timeout MS     how long the guest has to accept a host\n"
 		"                           connection (default 5000)\n"
-		"  --log-level LEVEL        error, warn, info (default), debug\n"
+		"  --log-level LEVEL        silent, error, warn, info (default), debug\n"
 		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
 		"  -h, --help               this text           -V, --version\n",
 		DEFAULT_CID, MIN_TX_BUFFER / 1024, MAX_TX_BUFFER / (1024 * 1024));
@@ -169,7 +169,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'l':
 			if (log_parse_level(optarg, &o->level) != 0) {
 				fprintf(stderr, "upcall-vsockd: --log-level: "
-					"'%s' is not error, warn, info or debug\n",
+					"'%s' is not silent, error, warn, info or debug\n",
 					optarg);
 				return 2;
 			}

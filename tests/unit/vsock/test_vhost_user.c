@@ -340,6 +340,6 @@ int main(void)
 		T(ring_outside_memory_disconnects),
 	};
 
-	log_set_level(LOG_ERROR);
+	log_set_level(LOG_SILENT);
 	return cmocka_run_group_tests_name("vhost_user", tests, NULL, NULL);
 }
