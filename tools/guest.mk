@@ -57,3 +57,8 @@ check-kernel-cache:
 check-e2e-smoke: $(GUEST_KERNEL) $(GUEST_INITRAMFS) \
 		$(if $(GUEST_HAVE_VSOCKD_RULE),$(GUEST_VSOCKD))
 	$(Q)tools/tap-run.sh e2e-smoke bats --tap tests/e2e/smoke.bats
+
+# Short names: `make guest-kernel`, `make uapi-headers`.
+.PHONY: guest-kernel uapi-headers
+guest-kernel: $(GUEST_KERNEL)
+uapi-headers: $(UAPI_STAMP)

@@ -7,8 +7,8 @@
 load lib
 
 setup_file() {
-	[[ -r $E2E_TOP/build/guest/bzImage ]] || skip "no build/guest/bzImage"
-	[[ -r $E2E_TOP/build/guest/initramfs.cpio.gz ]] || skip "no initramfs"
+	[[ -r ${VM_KERNEL:-$E2E_TOP/build/guest/bzImage} ]] || skip "no build/guest/bzImage"
+	[[ -r ${VM_INITRD:-$E2E_TOP/build/guest/initramfs.cpio.gz} ]] || skip "no initramfs"
 }
 
 teardown() {
@@ -31,7 +31,7 @@ initramfs_with_script() {
 	mkdir -p "$root/smoke"
 	printf '%s\n' "$body" >"$root/smoke/script.sh"
 	chmod 755 "$root/smoke/script.sh"
-	cp "$E2E_TOP/build/guest/initramfs.cpio.gz" "$out"
+	cp "${VM_INITRD:-$E2E_TOP/build/guest/initramfs.cpio.gz}" "$out"
 	(cd "$root" && find smoke | cpio -o -H newc --quiet | gzip) >>"$out"
 }
 

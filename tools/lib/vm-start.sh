@@ -22,8 +22,8 @@ console lines, and stops the VM).
   --disk ID=FILE     extra virtio-blk disk (microvm only; repeatable); its
                      transport is written to RUN/devices.json
   --append ARGS      more kernel command line arguments
-  --kernel F         default build/guest/bzImage
-  --initrd F         default build/guest/initramfs.cpio.gz
+  --kernel F         default $VM_KERNEL, else build/guest/bzImage
+  --initrd F         default $VM_INITRD, else build/guest/initramfs.cpio.gz
   --cid N            guest vsock CID (default 3)
   --no-vsock         no vsock device even if build/bin/upcall-vsockd exists
   --ready REGEX      ready line (grep -E; default '^UPCALL READY ')
@@ -73,8 +73,8 @@ vm_start_vsockd() {
 vm_start() {
 	local VM_DIR= machine= cpus=1 maxcpus= mem=256M append= kernel initrd
 	local cid=3 vsock=1 ready=$VM_READY_DEFAULT timeout=60 disks=()
-	kernel=$VM_TOP/build/guest/bzImage
-	initrd=$VM_TOP/build/guest/initramfs.cpio.gz
+	kernel=${VM_KERNEL:-$VM_TOP/build/guest/bzImage}
+	initrd=${VM_INITRD:-$VM_TOP/build/guest/initramfs.cpio.gz}
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dir) VM_DIR=$2; shift 2 ;;
@@ -156,6 +156,11 @@ vm_start() {
 		# No ACPI and no automatic virtio_mmio.device= arguments: the
 		# guest learns only what we announce. The PIT calibrates the TSC.
 		mopts=microvm,acpi=off,auto-kernel-cmdline=off,pit=on,pic=on,rtc=on
+		# microvm has no keyboard controller: the kernel's default reboot
+		# falls back to jumping into the firmware, which QEMU does not see
+		# as a reset, so -no-reboot would not end it. A triple fault is a
+		# reset QEMU sees.
+		cmdline+=" reboot=t"
 		vsock_dev=vhost-user-vsock-device
 	fi
 	if [[ $vsock -eq 1 ]]; then
