@@ -218,6 +218,7 @@ build_kernel() {
 	mkdir -p "$CACHE_ROOT"
 	tmp=$(mktemp -d "$CACHE_ROOT/.tmp.$key.XXXXXX")
 	CLEANUP=$tmp
+	chmod 755 "$tmp"
 	cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
 	cp "$tree/.config" "$tmp/config"
 	{
@@ -249,6 +250,7 @@ install_headers() {
 		mkdir -p "$CACHE_ROOT"
 		tmp=$(mktemp -d "$CACHE_ROOT/.tmp.headers.XXXXXX")
 		CLEANUP="$tmp $tree"
+		chmod 755 "$tmp"
 		make -C "$tree" ARCH=x86_64 -s headers_install INSTALL_HDR_PATH="$tmp" ||
 			die "headers_install failed"
 		publish "$tmp" "$entry"

@@ -46,7 +46,14 @@ boot_and_check() {
 		echo "expected $cpus CPUs, kernel says: $(e2e_console | grep 'smp: Brought up')" >&2
 		return 1
 	}
+	[[ $(ready_field cpus_online) == "$cpus" ]]
 	e2e_assert_console_clean
+}
+
+# A field of the READY line's JSON.
+ready_field() {
+	e2e_console | grep -m1 '^UPCALL READY ' | cut -d' ' -f3- |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
 
 @test "pc (qboot): boots to the agent's READY line with 2 of 4 vCPUs" {
@@ -66,6 +73,7 @@ boot_and_check() {
 		--disk "d1=$BATS_TEST_TMPDIR/d1.img" --disk "d2=$BATS_TEST_TMPDIR/d2.img"
 	e2e_note "microvm: boot to ready ${E2E_BOOT_MS} ms (2 vCPUs)"
 	[[ $(booted_cpus) == 2 ]]
+	[[ $(ready_field cpus_online) == 2 ]]
 	# Both disks sit on virtio-mmio transports, listed in devices.json with
 	# base, size and IRQ, below the top slot (vsock's, when there is vsock).
 	python3 - "$E2E_DIR/devices.json" "$BATS_TEST_TMPDIR" <<'EOF'
@@ -109,7 +117,19 @@ EOF
 	for m in pc microvm; do
 		e2e_start --dir "$BATS_TEST_TMPDIR/$m" --machine "$m"
 		reply=$(e2e_vsock 1219 status)
-		python3 -c 'import json, sys; json.loads(sys.argv[1])' "$reply"
+		# The reply is JSON and lists the vsock device on this machine's
+		# transport (PCI on pc, MMIO at the announced slot on microvm).
+		python3 - "$m" "$reply" <<'EOF'
+import json, sys
+machine, status = sys.argv[1], json.loads(sys.argv[2])
+vsock = [v for v in status["virtio"] if v["type"] == "vsock"]
+assert len(vsock) == 1, status
+if machine == "pc":
+    assert vsock[0]["transport"] == "pci", vsock
+else:
+    assert vsock[0]["transport"] == "mmio" and vsock[0]["mmio_base"] == "0xfeb00e00" \
+        and vsock[0]["irq"] == 12, vsock
+EOF
 		e2e_assert_console_clean
 		e2e_stop
 	done
