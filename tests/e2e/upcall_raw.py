@@ -102,7 +102,8 @@ def decode_reply(raw):
     (ret,) = struct.unpack("<i", raw[16:20])
     reply = {"magic": magic, "msg_size": size, "msg_type": mtype,
              "msg_flags": flags, "ret": ret}
-    if size >= 8:
+    # CPU replies carry a 4-byte payload after ret: u32 apic_index.
+    if mtype in (TYPE_ADD_CPU, TYPE_DEL_CPU) and size >= 4:
         (reply["apic_index"],) = struct.unpack("<I", raw[20:24])
     return reply
 
