@@ -11,15 +11,19 @@
 #       e2e_assert_console_clean                      # no Oops/BUG/WARNING/panic
 #   }
 #
+# One VM for a whole file: start it in setup_file with
+#   e2e_start --dir "$BATS_FILE_TMPDIR/vm" ...   (E2E_DIR is exported)
+# and stop it in teardown_file with e2e_stop "$BATS_FILE_TMPDIR/vm".
+#
 # Every wait has a timeout; failures print what was seen. Variables:
 #   E2E_TOP  the checkout     E2E_VM  tools/vm      E2E_DIR  the current run folder
 #   E2E_BOOT_MS  boot-to-ready time of the last e2e_start, in milliseconds
 
 E2E_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 E2E_VM=$E2E_TOP/tools/vm
-E2E_DIR=
+E2E_DIR=${E2E_DIR:-}
 E2E_MARK=0
-E2E_BOOT_MS=
+E2E_BOOT_MS=${E2E_BOOT_MS:-}
 E2E_STARTED=()
 
 # e2e_start [--dir RUN] [tools/vm start options...]
@@ -27,13 +31,13 @@ E2E_STARTED=()
 # line and makes it the current VM (E2E_DIR). Fails the test if it doesn't
 # boot, with the launcher's message (which quotes the console).
 e2e_start() {
-	local dir=$BATS_TEST_TMPDIR/vm out
+	local dir=${BATS_TEST_TMPDIR:-$BATS_FILE_TMPDIR}/vm out
 	if [[ ${1:-} == --dir ]]; then
 		dir=$2
 		shift 2
 	fi
 	E2E_STARTED+=("$dir")
-	E2E_DIR=$dir
+	export E2E_DIR=$dir
 	E2E_MARK=0
 	if ! out=$("$E2E_VM" start --dir "$dir" "$@" 2>&1); then
 		echo "$out" >&2

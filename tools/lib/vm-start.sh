@@ -123,6 +123,8 @@ vm_start() {
 	if vm_qemu_pid "$VM_DIR" >/dev/null; then
 		vm_die "a VM already runs in $VM_DIR (tools/vm stop --dir $VM_DIR)"
 	fi
+	# A backend left over from a VM that died: stop it before reusing the folder.
+	vm_stop_quiet "$VM_DIR" || vm_die "cannot stop what is left in $VM_DIR"
 	rm -f "$VM_DIR"/{console.log,qmp.sock,qemu.pid,qemu.log,devices.json,vm.env,vsockd.log,vsockd.pid}
 
 	local vsockd=$VM_TOP/build/bin/upcall-vsockd
