@@ -23,10 +23,8 @@ GUEST_KERNEL_INPUTS := tools/kernel-build.sh \
 	$(wildcard kernel-patches/series kernel-patches/*.patch) \
 	$(sort $(wildcard kernel-patches/config/*.config))
 
-# The initramfs (and the vsock backend) are other fragments' targets; only
-# depend on them once a fragment that can build them is there, so `make`
-# keeps working while those components are being written.
-GUEST_HAVE_INITRAMFS_RULE := $(wildcard agent/*.mk initramfs/*.mk)
+# The vsock backend is another fragment's target; the smoke tests use it
+# when it can be built (they skip the vsock test otherwise).
 GUEST_HAVE_VSOCKD_RULE := $(wildcard vsock-backend/*.mk)
 
 ALL_TARGETS += $(GUEST_KERNEL) $(UAPI_STAMP) guest-sizes
@@ -44,8 +42,11 @@ $(UAPI_STAMP): $(GUEST_KERNEL_TARBALL)
 	$(Q)touch $@
 
 # Printed at the end of every `make`: sizes of what goes into the guest.
+# It depends on every other target of `all` (secondary expansion: fragments
+# included after this one append to ALL_TARGETS too), so it comes last.
 .PHONY: guest-sizes
-guest-sizes: $(GUEST_KERNEL) $(if $(GUEST_HAVE_INITRAMFS_RULE),$(GUEST_INITRAMFS))
+.SECONDEXPANSION:
+guest-sizes: $$(filter-out guest-sizes,$$(ALL_TARGETS))
 	@for f in $(GUEST_KERNEL) $(GUEST_INITRAMFS) $(GUEST_AGENT); do \
 		[ -f "$$f" ] && printf '  %-8s %9d bytes  %s\n' SIZE "$$(stat -c %s "$$f")" "$${f#$(TOP)/}"; \
 	done; true
