@@ -148,6 +148,20 @@ EOF
 	[[ $status -ne 0 ]]
 }
 
+@test "start: a guest that panics ends QEMU; start says so at once and quotes the panic" {
+	SECONDS=0
+	run "$E2E_VM" start --dir "$BATS_TEST_TMPDIR/vm" --machine microvm \
+		--append rdinit=/no/such/init --timeout 60
+	E2E_STARTED+=("$BATS_TEST_TMPDIR/vm")
+	[[ $status -ne 0 ]]
+	[[ $output == *"is not running"* ]]
+	[[ $output == *"Kernel panic"* ]]
+	((SECONDS < 30))
+	[[ ! -e $BATS_TEST_TMPDIR/vm/vsockd.pid ]]
+	run pgrep -f -- "--uds-path $BATS_TEST_TMPDIR/vm/vsock.sock"
+	[[ $status -ne 0 ]]
+}
+
 @test "start: bad arguments get a clear error and start nothing" {
 	local d=$BATS_TEST_TMPDIR/bad
 	run "$E2E_VM" start --dir "$d" --machine q35

@@ -35,13 +35,13 @@ vm_read_pid() {
 vm_qemu_pid() {
 	local dir=$1 pid
 	pid=$(vm_read_pid "$dir/qemu.pid") || return 1
-	vm_pid_is "$pid" qemu-system "$dir/qmp.sock" && echo "$pid"
+	vm_pid_is "$pid" qemu-system " unix:$dir/qmp.sock," && echo "$pid"
 }
 
 vm_vsockd_pid() {
 	local dir=$1 pid
 	pid=$(vm_read_pid "$dir/vsockd.pid") || return 1
-	vm_pid_is "$pid" upcall-vsockd "$dir/vsock.sock" && echo "$pid"
+	vm_pid_is "$pid" upcall-vsockd " --uds-path $dir/vsock.sock " && echo "$pid"
 }
 
 # Parses "--dir RUN" out of the arguments of every subcommand.
