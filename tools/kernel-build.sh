@@ -158,6 +158,7 @@ apply_patches() {
 
 # Every CONFIG_X=value line and every '# CONFIG_X is not set' line of the
 # fragments must hold in the final .config. Prints the ones that don't.
+# shellcheck disable=SC2094 # the fragments and the .config are only read
 verify_config() {
 	local config=$1 frag line name value bad=()
 	for frag in "${FRAGS[@]}"; do
@@ -288,7 +289,7 @@ main() {
 	done
 
 	if [[ ${#FRAGS[@]} -eq 0 ]]; then
-		mapfile -t FRAGS < <(LC_ALL=C ls -1 "$TOP"/kernel-patches/config/*.config 2>/dev/null | LC_ALL=C sort)
+		mapfile -t FRAGS < <(compgen -G "$TOP/kernel-patches/config/*.config" | LC_ALL=C sort)
 		[[ ${#FRAGS[@]} -gt 0 ]] || die "no config fragments in kernel-patches/config/"
 	fi
 	for f in "${FRAGS[@]}"; do

@@ -56,7 +56,9 @@ e2e_stop() {
 e2e_teardown() {
 	local dir
 	for dir in "${E2E_STARTED[@]}"; do
-		[[ -d $dir ]] && "$E2E_VM" stop --dir "$dir" >/dev/null 2>&1 || true
+		if [[ -d $dir ]]; then
+			"$E2E_VM" stop --dir "$dir" >/dev/null 2>&1 || true
+		fi
 	done
 	E2E_STARTED=()
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the tools/vm subcommands (sourced, not run).
 
 vm_die() {
@@ -51,7 +52,7 @@ vm_need_dir() {
 }
 
 vm_qmp() {
-	local VM_DIR= args=()
+	local VM_DIR='' args=()
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dir) VM_DIR=$2; shift 2 ;;
@@ -69,7 +70,7 @@ vm_qmp() {
 # Waits until console.log of RUN has a line (after the first --after
 # lines) matching an extended regex; prints that line.
 vm_wait_console() {
-	local VM_DIR= regex= timeout=60 after=0 quiet=0
+	local VM_DIR='' regex='' timeout=60 after=0 quiet=0
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dir) VM_DIR=$2; shift 2 ;;
@@ -128,7 +129,7 @@ vm_console_tail() {
 }
 
 vm_status() {
-	local VM_DIR= pid
+	local VM_DIR='' pid
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dir) VM_DIR=$2; shift 2 ;;

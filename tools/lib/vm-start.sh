@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/vm start (sourced by tools/vm).
 
 VM_QEMU=${VM_QEMU:-qemu-system-x86_64}
@@ -71,7 +72,7 @@ vm_start_vsockd() {
 }
 
 vm_start() {
-	local VM_DIR= machine= cpus=1 maxcpus= mem=256M append= kernel initrd
+	local VM_DIR='' machine='' cpus=1 maxcpus='' mem=256M append='' kernel initrd
 	local cid=3 vsock=1 ready=$VM_READY_DEFAULT timeout=60 disks=()
 	kernel=${VM_KERNEL:-$VM_TOP/build/guest/bzImage}
 	initrd=${VM_INITRD:-$VM_TOP/build/guest/initramfs.cpio.gz}
@@ -100,7 +101,9 @@ vm_start() {
 	[[ $cpus =~ ^[1-9][0-9]*$ && $maxcpus =~ ^[1-9][0-9]*$ ]] || vm_die "start: --cpus/--maxcpus must be positive numbers"
 	((maxcpus >= cpus)) || vm_die "start: --maxcpus ($maxcpus) is below --cpus ($cpus)"
 	((maxcpus <= 255)) || vm_die "start: --maxcpus is at most 255 (APIC IDs 0..254)"
-	[[ $cid =~ ^[0-9]+$ ]] && ((cid >= 3)) || vm_die "start: --cid must be a number >= 3"
+	if ! [[ $cid =~ ^[0-9]+$ ]] || ((cid < 3)); then
+		vm_die "start: --cid must be a number >= 3"
+	fi
 	[[ $timeout =~ ^[0-9]+$ ]] || vm_die "start: --timeout must be whole seconds"
 	[[ -r $kernel ]] || vm_die "start: kernel $kernel not found (run make)"
 	[[ -r $initrd ]] || vm_die "start: initramfs $initrd not found (run make)"
@@ -142,7 +145,7 @@ vm_start() {
 		-qmp "unix:$VM_DIR/qmp.sock,server=on,wait=off"
 		-pidfile "$VM_DIR/qemu.pid" -daemonize -S
 		-kernel "$kernel" -initrd "$initrd")
-	local mopts cmdline="console=ttyS0 panic=-1" vsock_dev=
+	local mopts cmdline="console=ttyS0 panic=-1" vsock_dev=''
 	if [[ $machine == pc ]]; then
 		mopts=pc
 		qemu+=(-bios "$VM_QBOOT")

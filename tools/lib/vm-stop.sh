@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/vm stop (sourced by tools/vm).
 
 # Waits up to $2 tenths of a second for pid $1 to exit.
@@ -39,7 +40,7 @@ vm_stop_quiet() {
 }
 
 vm_stop() {
-	local VM_DIR=
+	local VM_DIR=''
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dir) VM_DIR=$2; shift 2 ;;
