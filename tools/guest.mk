@@ -30,7 +30,16 @@ GUEST_HAVE_VSOCKD_RULE := $(wildcard vsock-backend/*.mk)
 ALL_TARGETS += $(GUEST_KERNEL) $(UAPI_STAMP) guest-sizes
 CHECK_SUITES += kernel-cache e2e-smoke
 
-$(GUEST_KERNEL): $(GUEST_KERNEL_INPUTS)
+# The names of the inputs, rewritten only when the set changes, so that
+# removing a fragment or a patch also rebuilds (a cache hit if known).
+GUEST_KERNEL_LIST := $(BUILD)/guest/.kernel-inputs
+.PHONY: guest-kernel-inputs-force
+$(GUEST_KERNEL_LIST): guest-kernel-inputs-force
+	$(Q)mkdir -p $(@D)
+	$(Q)printf '%s\n' $(GUEST_KERNEL_INPUTS) > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(GUEST_KERNEL): $(GUEST_KERNEL_INPUTS) $(GUEST_KERNEL_LIST)
 	$(call quiet,KERNEL,$@)
 	$(Q)tools/kernel-build.sh --out $@
 	$(Q)touch $@
