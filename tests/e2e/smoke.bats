@@ -176,5 +176,9 @@ EOF
 	[[ $status -ne 0 && $output == *"not found"* ]]
 	run "$E2E_VM" start --dir "$d" --machine pc --maxcpus 300
 	[[ $status -ne 0 && $output == *"at most 255"* ]]
+	run "$E2E_VM" start --dir "$d" --machine pc --mem lots
+	[[ $status -ne 0 && $output == *"bad size: lots"* ]]
+	run "$E2E_VM" start --dir "$d" --machine pc --cpus
+	[[ $status -ne 0 && $output == *"--cpus needs a value"* ]]
 	[[ ! -e $d/qemu.pid ]]
 }

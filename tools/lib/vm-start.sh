@@ -78,6 +78,11 @@ vm_start() {
 	initrd=${VM_INITRD:-$VM_TOP/build/guest/initramfs.cpio.gz}
 	while [[ $# -gt 0 ]]; do
 		case $1 in
+		--dir | --machine | --cpus | --maxcpus | --mem | --disk | --append | --kernel | \
+			--initrd | --cid | --ready | --timeout)
+			[[ $# -ge 2 ]] || vm_die "start: $1 needs a value" ;;
+		esac
+		case $1 in
 		--dir) VM_DIR=$2; shift 2 ;;
 		--machine) machine=$2; shift 2 ;;
 		--cpus) cpus=$2; shift 2 ;;
@@ -105,6 +110,8 @@ vm_start() {
 		vm_die "start: --cid must be a number >= 3"
 	fi
 	[[ $timeout =~ ^[0-9]+$ ]] || vm_die "start: --timeout must be whole seconds"
+	local mem_bytes
+	mem_bytes=$(vm_size_bytes "$mem") || exit 1
 	[[ -r $kernel ]] || vm_die "start: kernel $kernel not found (run make)"
 	[[ -r $initrd ]] || vm_die "start: initramfs $initrd not found (run make)"
 	[[ $machine == microvm || ${#disks[@]} -eq 0 ]] || vm_die "start: --disk is for --machine microvm"
@@ -170,7 +177,7 @@ vm_start() {
 	fi
 	if [[ $vsock -eq 1 ]]; then
 		vm_start_vsockd "$VM_DIR" "$cid" "$vsockd"
-		qemu+=(-object "memory-backend-memfd,id=mem,size=$(vm_size_bytes "$mem"),share=on"
+		qemu+=(-object "memory-backend-memfd,id=mem,size=$mem_bytes,share=on"
 			-chardev "socket,id=vu,path=$VM_DIR/vhost-user.sock"
 			-device "$vsock_dev,chardev=vu,id=vsock0")
 		mopts+=",memory-backend=mem"
