@@ -199,6 +199,15 @@ else:
 	e2e_assert_console_clean
 }
 
+@test "server: upcall.port moves the listener" {
+	start --machine microvm --append "upcall.port=4219"
+	e2e_console | grep -q 'upcall: listening on vsock port 4219'
+	out=$(python3 "$DM" --uds "$E2E_DIR/vsock.sock" --port 4219 --timeout 20 greeting)
+	[[ $(field "$out" greeting) == "[1145897216, 0, 0, 0]" ]]
+	run python3 "$DM" --uds "$E2E_DIR/vsock.sock" --timeout 20 greeting
+	[[ $output == *error* ]]
+}
+
 @test "server-only kernel: listens, but no device manager service" {
 	local k=$E2E_TOP/build/devmgr/bzImage-server-only
 	[[ -r $k ]] || skip "no $k (make check-kernel-configs builds it)"
