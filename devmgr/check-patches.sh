@@ -34,6 +34,17 @@ stale_check() {
 	}
 }
 
+# Generation is deterministic: a second run gives the same bytes, and a
+# changed source changes the output (so the stale check can fail).
+determinism_check() {
+	"$HERE/gen-patches.sh" --out "$work/gen2" >/dev/null || return 1
+	diff -r "$work/gen" "$work/gen2" || { echo "two generations differ"; return 1; }
+	cp -a "$HERE" "$work/devmgr-copy"
+	echo "Changed." >>"$work/devmgr-copy/steps/$(ls "$work/devmgr-copy/steps" | head -1)/message"
+	"$work/devmgr-copy/gen-patches.sh" --out "$work/gen3" >/dev/null || return 1
+	! diff -rq "$work/gen" "$work/gen3" >/dev/null || { echo "a changed message did not change the series"; return 1; }
+}
+
 apply_check() {
 	local pristine p
 	pristine=$("$HERE/pristine.sh") || return 1
@@ -84,9 +95,10 @@ checkpatch() {
 
 # tools/tap-check.sh runs each check in a child shell.
 export HERE TOP PATCHES work
-export -f series stale_check apply_check make_root checkpatch
+export -f series stale_check determinism_check apply_check make_root checkpatch
 
 "$TAP_CHECK" "series is generated from devmgr/ (not stale)" stale_check
+"$TAP_CHECK" "generation is deterministic and follows its sources" determinism_check
 "$TAP_CHECK" "series applies to the pristine source without fuzz" apply_check
 while IFS= read -r p; do
 	"$TAP_CHECK" "checkpatch --strict: $p" checkpatch "$PATCHES/$p"
