@@ -51,7 +51,10 @@ A cache hit copies the files and extracts nothing.
   -h, --help      this text
 
 Prints the path of the bzImage (or headers) and one line saying whether
-the cache was hit.
+the cache was hit. Concurrent builds of one key wait for each other.
+
+Environment: XDG_CACHE_HOME moves the cache; KERNEL_PATCH_DIR reads series
+and patches from another folder (tests).
 EOF
 }
 
