@@ -8,7 +8,8 @@ HOTPLUG_BATS := tests/e2e/hotplug-cpu.bats tests/e2e/hotplug-mmio.bats \
 CHECK_SUITES += e2e-hotplug
 
 .PHONY: check-e2e-hotplug demo
-check-e2e-hotplug: all
+check-e2e-hotplug: $(BUILD)/guest/bzImage $(BUILD)/guest/initramfs.cpio.gz \
+		$(BIN)/upcall-ctl $(BIN)/upcall-vsockd
 	$(Q)rm -f $(BUILD)/test-results/latency.tsv
 	$(Q)tools/tap-run.sh e2e-hotplug bash -c 'bats --tap $(HOTPLUG_BATS); \
 		rc=$$?; tests/e2e/latency-table.sh $(BUILD)/test-results/latency.tsv; \
