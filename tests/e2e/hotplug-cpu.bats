@@ -11,18 +11,6 @@ setup_file() {
 	hp_boot --machine pc --cpus 1 --maxcpus 4
 }
 
-teardown_file() {
-	hp_shutdown
-}
-
-setup() {
-	hp_use
-}
-
-teardown() {
-	e2e_assert_console_clean "$HP_VM"
-}
-
 # guest_cpu_of_pinned CPU: the CPU a process pinned to CPU ran on
 # (field 39 of /proc/self/stat, read by the pinned process itself).
 guest_cpu_of_pinned() {

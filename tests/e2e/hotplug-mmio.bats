@@ -18,18 +18,6 @@ setup_file() {
 	hp_boot --machine microvm --cpus 1 --disk "d1=$D1" --disk "d2=$D2"
 }
 
-teardown_file() {
-	hp_shutdown
-}
-
-setup() {
-	hp_use
-}
-
-teardown() {
-	e2e_assert_console_clean "$HP_VM"
-}
-
 # disk_field ID FIELD: a field of the launcher's devices.json entry.
 disk_field() {
 	jq -er --arg id "$1" ".[] | select(.id == \$id) | .$2" "$HP_VM/devices.json"
@@ -54,6 +42,21 @@ disk_sum_in_guest() {
 	guest_exec "sha256sum /dev/$1" | cut -d' ' -f1
 }
 
+# add_disk ID: `upcall-ctl mmio add --device ID`, waits until the guest has
+# a block device on that transport (recording the latency) and sets DEV to
+# its name.
+add_disk() {
+	local t0 base
+	base=$(disk_field "$1" base)
+	t0=$(now_ms)
+	run uctl mmio add --device "$1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	hp_wait_until 60 blockdev_at "$base"
+	hp_latency "mmio add" "$t0"
+	DEV=$(blockdev_at "$base")
+}
+
 @test "mmio: the unannounced disks are invisible to the guest at boot" {
 	run guest_status
 	[ "$status" -eq 0 ]
@@ -62,30 +65,16 @@ disk_sum_in_guest() {
 }
 
 @test "mmio: mmio add makes the first disk appear with the host file's content" {
-	local t0 dev
-	t0=$(now_ms)
-	run uctl mmio add --device d1
-	echo "$output"
-	[ "$status" -eq 0 ]
-	hp_wait_until 60 blockdev_at "$(disk_field d1 base)"
-	hp_latency "mmio add" "$t0"
-	dev=$(blockdev_at "$(disk_field d1 base)")
-	[ "$dev" = vda ]
-	[ "$(guest_status | jq --arg d "$dev" '.block[] | select(.name == $d) | .size_bytes')" -eq $((8 << 20)) ]
-	[ "$(disk_sum_in_guest "$dev")" = "$D1_SUM" ]
+	add_disk d1
+	[ "$DEV" = vda ]
+	[ "$(guest_status | jq --arg d "$DEV" '.block[] | select(.name == $d) | .size_bytes')" -eq $((8 << 20)) ]
+	[ "$(disk_sum_in_guest "$DEV")" = "$D1_SUM" ]
 }
 
 @test "mmio: mmio add of the second disk gives a second block device" {
-	local t0 dev
-	t0=$(now_ms)
-	run uctl mmio add --device d2
-	echo "$output"
-	[ "$status" -eq 0 ]
-	hp_wait_until 60 blockdev_at "$(disk_field d2 base)"
-	hp_latency "mmio add" "$t0"
-	dev=$(blockdev_at "$(disk_field d2 base)")
-	[ "$dev" = vdb ]
-	[ "$(disk_sum_in_guest "$dev")" = "$D2_SUM" ]
+	add_disk d2
+	[ "$DEV" = vdb ]
+	[ "$(disk_sum_in_guest "$DEV")" = "$D2_SUM" ]
 }
 
 @test "mmio: a window overlapping an added device is refused" {
@@ -120,13 +109,6 @@ disk_sum_in_guest() {
 }
 
 @test "mmio: the removed disk can be added again and is readable" {
-	local t0 dev
-	t0=$(now_ms)
-	run uctl mmio add --device d1
-	echo "$output"
-	[ "$status" -eq 0 ]
-	hp_wait_until 60 blockdev_at "$(disk_field d1 base)"
-	hp_latency "mmio add" "$t0"
-	dev=$(blockdev_at "$(disk_field d1 base)")
-	[ "$(disk_sum_in_guest "$dev")" = "$D1_SUM" ]
+	add_disk d1
+	[ "$(disk_sum_in_guest "$DEV")" = "$D1_SUM" ]
 }

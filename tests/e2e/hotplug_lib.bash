@@ -4,6 +4,7 @@
 #
 #   load lib
 #   load hotplug_lib
+#   setup_file() { hp_boot --machine pc --cpus 1 --maxcpus 4; }
 
 UPCALL_CTL=$E2E_TOP/build/bin/upcall-ctl
 # Each hotplug operation's latency (host command to guest-visible result)
@@ -28,10 +29,21 @@ hp_shutdown() {
 		2>/dev/null || true
 }
 
-# hp_use: per-test setup; makes the suite's VM the lib.bash current VM.
-hp_use() {
+# Per-file and per-test hooks every hotplug suite uses; a .bats file
+# defines only setup_file (which boots its VM with hp_boot).
+teardown_file() {
+	hp_shutdown
+}
+
+# Makes the suite's VM the lib.bash current VM for each test.
+setup() {
 	E2E_DIR=$HP_VM
 	e2e_mark
+}
+
+# Every test ends with the kernel console free of oops/BUG/WARNING/panic.
+teardown() {
+	e2e_assert_console_clean "$HP_VM"
 }
 
 # uctl ARGS...: upcall-ctl against the suite's VM (vsock.sock, qmp.sock,

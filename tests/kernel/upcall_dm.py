@@ -17,6 +17,8 @@ Requests (each one word, fields separated by ':'):
   mmio-del:BASE:SIZE:IRQ
   raw:MAGIC:SIZE:TYPE:FLAGS[:HEX]  any header, payload bytes in hex
   trickle:cpu-add:IDS            a request sent in 7-byte pieces, 20 ms apart
+  half-close:REQUEST             the first half of REQUEST, then close the
+                                 connection (must be the last request)
   idle:SECONDS                   wait; report whether the guest closed the
                                  connection meanwhile (and when)
   select:BYTE                    send a raw service selector (hex), e.g. 3f
@@ -151,6 +153,11 @@ def run(args):
         greeting = select()
         if greeting and not greeting["rest_zero"]:
             raise Error(f"bad greeting {greeting}")
+        if kind == "half-close":
+            sock.sendall(build(word.split(":", 1)[1])[:MSG_LEN // 2])
+            sock.close()
+            print(json.dumps({"sent": MSG_LEN // 2, "closed": True}), flush=True)
+            return
         if kind == "trickle":
             msg = build(word.split(":", 1)[1])
             start = time.monotonic()
