@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/fdwait.h"
 #include "qmp.h"
 
 /* QEMU's replies (query-qmp-schema aside) stay far below this. */
@@ -33,14 +34,6 @@ struct qmp {
 	char err[512];
 	char err_class[64];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct qmp *q, int err, const char *fmt, ...)
@@ -63,23 +56,6 @@ const char *qmp_last_error_class(const struct qmp *q)
 	return q->err_class;
 }
 
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline - now_ms();
-		int n;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 static int send_all(struct qmp *q, const char *s, size_t len, int64_t deadline)
 {
 	size_t done = 0;
@@ -97,7 +73,7 @@ static int send_all(struct qmp *q, const char *s, size_t len, int64_t deadline)
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return fail(q, -errno, "QMP send: %s", strerror(errno));
-		err = wait_fd(q->fd, POLLOUT, deadline);
+		err = uc_wait_fd(q->fd, POLLOUT, deadline);
 		if (err)
 			return fail(q, err, "QMP send: %s", strerror(-err));
 	}
@@ -168,7 +144,7 @@ static int read_message(struct qmp *q, json_object **obj, int64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return fail(q, -errno, "QMP receive: %s", strerror(errno));
-		err = wait_fd(q->fd, POLLIN, deadline);
+		err = uc_wait_fd(q->fd, POLLIN, deadline);
 		if (err == -ETIMEDOUT)
 			return fail(q, err, "QMP: no answer within %d ms",
 				    q->timeout_ms);
@@ -185,7 +161,7 @@ static void keep_event(struct qmp *q, json_object *msg)
 int qmp_execute(struct qmp *q, const char *cmd, json_object *args,
 		json_object **ret)
 {
-	int64_t deadline = now_ms() + q->timeout_ms;
+	int64_t deadline = uc_now_ms() + q->timeout_ms;
 	json_object *req = json_object_new_object();
 	unsigned int id = ++q->next_id;
 	const char *text;
@@ -282,7 +258,7 @@ static bool event_matches(json_object *ev, const char *name, const char *device)
 int qmp_wait_event(struct qmp *q, const char *name, const char *device,
 		   int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = uc_now_ms() + timeout_ms;
 
 	for (size_t i = 0; i < json_object_array_length(q->events); i++) {
 		if (event_matches(json_object_array_get_idx(q->events, i), name,
@@ -315,7 +291,7 @@ struct qmp *qmp_open(const char *path, int timeout_ms, int *err,
 		     char *errbuf, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = uc_now_ms() + timeout_ms;
 	struct qmp *q;
 	json_object *greeting = NULL;
 	int fd, e;
@@ -339,7 +315,7 @@ struct qmp *qmp_open(const char *path, int timeout_ms, int *err,
 
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN || now_ms() >= deadline) {
+		if (errno != EAGAIN || uc_now_ms() >= deadline) {
 			*err = errno == EAGAIN ? -ETIMEDOUT : -errno;
 			snprintf(errbuf, errlen, "%s: QMP connect: %s", path,
 				 strerror(-*err));

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "fdwait.h"
 #include "upcall.h"
 
 struct upcall {
@@ -18,8 +19,6 @@ struct upcall {
 /* Record a message for upcall_last_error() and return err (negative). */
 int uc_fail(struct upcall *h, int err, const char *fmt, ...) UC_PRINTF(3, 4);
 
-/* Milliseconds on the monotonic clock. */
-int64_t uc_now_ms(void);
 /* Deadline for one call on h, starting now. */
 int64_t uc_deadline(const struct upcall *h);
 

@@ -42,8 +42,7 @@ int64_t uc_deadline(const struct upcall *h)
 	return uc_now_ms() + h->timeout_ms;
 }
 
-/* Wait until fd is ready for events or the deadline passes. */
-static int wait_fd(int fd, short events, int64_t deadline)
+int uc_wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
@@ -82,7 +81,7 @@ int uc_write_all(struct upcall *h, const void *buf, size_t len,
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return uc_fail(h, -errno, "%s: send failed after %zu of %zu bytes: %s",
 				       what, done, len, strerror(errno));
-		err = wait_fd(h->fd, POLLOUT, deadline);
+		err = uc_wait_fd(h->fd, POLLOUT, deadline);
 		if (err == -ETIMEDOUT)
 			return uc_fail(h, err, "%s: timed out after %d ms sending (%zu of %zu bytes sent)",
 				       what, h->timeout_ms, done, len);
@@ -117,7 +116,7 @@ int uc_read_all(struct upcall *h, void *buf, size_t len, int64_t deadline,
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return uc_fail(h, -errno, "%s: receive failed after %zu of %zu bytes: %s",
 				       what, done, len, strerror(errno));
-		err = wait_fd(h->fd, POLLIN, deadline);
+		err = uc_wait_fd(h->fd, POLLIN, deadline);
 		if (err == -ETIMEDOUT)
 			return uc_fail(h, err, "%s: timed out after %d ms (%zu of %zu bytes received)",
 				       what, h->timeout_ms, done, len);
@@ -152,7 +151,7 @@ ssize_t uc_read_line(struct upcall *h, char *line, size_t max,
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return uc_fail(h, -errno, "%s: receive failed: %s", what,
 				       strerror(errno));
-		err = wait_fd(h->fd, POLLIN, deadline);
+		err = uc_wait_fd(h->fd, POLLIN, deadline);
 		if (err == -ETIMEDOUT)
 			return uc_fail(h, err, "%s: timed out after %d ms waiting for a line",
 				       what, h->timeout_ms);
@@ -198,7 +197,7 @@ static int connect_wait(int fd, const struct sockaddr *sa, socklen_t len,
 		}
 		if (errno != EINPROGRESS)
 			return -errno;
-		err = wait_fd(fd, POLLOUT, deadline);
+		err = uc_wait_fd(fd, POLLOUT, deadline);
 		if (err)
 			return err;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
