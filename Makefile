@@ -55,16 +55,36 @@ BENCH_TARGETS :=
 INSTALL_TARGETS :=
 CLEAN_DIRS :=
 
+# Debian packages come first, and everything the build learns from them
+# (pkg-config answers, the kernel source tarball) comes from one generated
+# file, $(DEPS_MK), that tools/deps.sh writes after installing what is
+# missing. GNU make remakes an included makefile before any goal and then
+# reads all makefiles again, so on a fresh machine the first `make`
+# installs, then computes. The check runs on every top-level run (one dpkg
+# query, apt-get only when something is missing); the file is rewritten
+# only when a value changed, so make restarts only then.
+# Rule for the fragments: never ask the system at parse time ($(shell),
+# `command -v`, a wildcard of an installed file); take the value from
+# $(DEPS_MK) (add it to tools/deps.sh) or compute it in a recipe.
+DEPS_MK := $(BUILD)/deps.mk
+ifeq ($(MAKECMDGOALS),)
+include $(DEPS_MK)
+else ifneq ($(filter-out clean distclean,$(MAKECMDGOALS)),)
+include $(DEPS_MK)
+endif
+
+.PHONY: deps-force
+$(DEPS_MK): deps-force
+	$(Q)tools/deps.sh --make-vars $@
+
 include $(sort $(wildcard */*.mk))
 
 .PHONY: all deps check fuzz bench install clean distclean demo
 
-# Debian packages are checked before anything builds; apt-get runs only
-# when something is missing.
-deps:
-	$(Q)tools/deps.sh
+# `make deps`: only install and describe the packages.
+deps: $(DEPS_MK)
 
-all: deps $(ALL_TARGETS)
+all: $(ALL_TARGETS)
 
 # Every suite runs even when an earlier one fails; each one records its
 # counts in build/test-results/<suite>.counts and the summary adds them up.
@@ -79,7 +99,7 @@ check: all
 	done; \
 	tools/check-summary.sh $(BUILD)/test-results $(CHECK_SUITES)
 
-fuzz: deps $(FUZZ_TARGETS)
+fuzz: $(FUZZ_TARGETS)
 
 bench: all $(BENCH_TARGETS)
 

@@ -64,8 +64,8 @@ AGENT_TEST_BINS := $(patsubst tests/unit/agent/%.c,$(BUILD)/agent/tests/%,$(AGEN
 $(BUILD)/agent/tests/test_%: tests/unit/agent/test_%.c $(AGENT_PURE_SRCS)
 	$(call quiet,HOSTCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -Iagent -I/usr/include/json-c -o $@ $< \
-		$(AGENT_PURE_SRCS) -ljson-c -lcmocka
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -Iagent $(JSONC_CFLAGS) -o $@ $< \
+		$(AGENT_PURE_SRCS) $(JSONC_LIBS) -lcmocka
 
 CHECK_SUITES += unit-agent
 .PHONY: check-unit-agent agent-size

@@ -12,8 +12,8 @@ HC_PC := $(HC_LIBDIR)/libupcall.pc
 HC_CTL := $(BIN)/upcall-ctl
 HC_MAN := $(HC_DIR)/upcall-ctl.1
 
-HC_JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
-HC_JSONC_LIBS := $(or $(shell pkg-config --libs json-c 2>/dev/null),-ljson-c)
+HC_JSONC_CFLAGS = $(JSONC_CFLAGS)
+HC_JSONC_LIBS = $(JSONC_LIBS)
 
 HC_LIB_SRCS := $(sort $(wildcard $(HC_DIR)/lib/*.c))
 HC_CTL_SRCS := $(sort $(wildcard $(HC_DIR)/ctl/*.c))

@@ -16,7 +16,8 @@ GUEST_AGENT := $(BUILD)/guest/agent
 GUEST_VSOCKD := $(BIN)/upcall-vsockd
 UAPI_INCLUDE := $(BUILD)/uapi/include
 UAPI_STAMP := $(BUILD)/uapi/include/linux/vm_sockets.h
-GUEST_KERNEL_TARBALL := /usr/src/linux-source-6.12.tar.xz
+# From $(DEPS_MK) (tools/deps.sh), like every fact about installed packages.
+GUEST_KERNEL_TARBALL = $(KERNEL_TARBALL)
 
 # Everything tools/kernel-build.sh hashes into its cache key.
 GUEST_KERNEL_INPUTS := tools/kernel-build.sh \

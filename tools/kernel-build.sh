@@ -5,16 +5,18 @@
 # Run with --help for the interface; docs/kernel-build.md explains the cache.
 set -euo pipefail
 
-# The one place the kernel source is pinned.
-KERNEL_PKG=linux-source-6.12
-KERNEL_PKG_VERSION=6.12.117-1~deb12u1
-KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+# The kernel source and its pinned version: the first line of
+# tools/kernel-sources.txt, the one place pins are kept (tools/deps.sh
+# installs exactly that version).
+read -r KERNEL_PKG KERNEL_PKG_VERSION < <(sed -e 's/#.*//' "$TOP/tools/kernel-sources.txt" | grep -m1 '[^[:space:]]')
+[[ -n ${KERNEL_PKG_VERSION:-} ]] || { echo "kernel-build: error: no pin in tools/kernel-sources.txt" >&2; exit 1; }
+KERNEL_TARBALL=/usr/src/$KERNEL_PKG.tar.xz
 # Bump when a change to this script changes what it builds, so old cache
 # entries are not reused.
 SCRIPT_VERSION=1
 JOBS=2
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
 # KERNEL_PATCH_DIR: another patches folder (series + *.patch), for tests.
 PATCH_DIR=${KERNEL_PATCH_DIR:-$TOP/kernel-patches}
 SERIES=$PATCH_DIR/series
@@ -24,6 +26,7 @@ CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/upcall/kernel
 usage() {
 	cat <<EOF
 Usage: tools/kernel-build.sh [--config FRAG]... [--out FILE] [--headers DIR]
+                             [--source-tarball FILE --source-version V]
        tools/kernel-build.sh --print-key [--config FRAG]...
        tools/kernel-build.sh --verify-config DOTCONFIG [--config FRAG]...
 
@@ -45,6 +48,11 @@ A cache hit copies the files and extracts nothing.
   --headers DIR   install the UAPI headers of the unpatched source into
                   DIR/include (make headers_install INSTALL_HDR_PATH=DIR),
                   cached by source version. Alone, it builds no kernel.
+  --source-tarball FILE --source-version V
+                  build from FILE, the tarball of $KERNEL_PKG version V
+                  (e.g. unpacked from a downloaded .deb), instead of the
+                  installed pinned one; V goes into the cache key. For
+                  'make kernel-latest', which tries a newer version
   --print-key     print the cache key for the given inputs and exit
   --verify-config DOTCONFIG
                   only check that DOTCONFIG satisfies the fragments
@@ -69,10 +77,15 @@ log() {
 
 check_source() {
 	local have
+	if [[ -n $SOURCE_TARBALL ]]; then
+		[[ -r $SOURCE_TARBALL ]] || die "$SOURCE_TARBALL is not readable"
+		KERNEL_TARBALL=$SOURCE_TARBALL KERNEL_PKG_VERSION=$SOURCE_VERSION
+		return
+	fi
 	have=$(dpkg-query -W -f='${Version}' "$KERNEL_PKG" 2>/dev/null) ||
 		die "$KERNEL_PKG is not installed (run tools/deps.sh)"
 	[[ $have == "$KERNEL_PKG_VERSION" ]] ||
-		die "$KERNEL_PKG $have is installed, but the build is pinned to $KERNEL_PKG_VERSION; install that version or update KERNEL_PKG_VERSION in $0 (and check the patches still apply)"
+		die "$KERNEL_PKG $have is installed, but the build is pinned to $KERNEL_PKG_VERSION; run tools/deps.sh to install the pinned version, or move the pin in tools/kernel-sources.txt (docs/kernel-build.md: make kernel-latest first)"
 	[[ -r $KERNEL_TARBALL ]] || die "$KERNEL_TARBALL is missing"
 }
 
@@ -290,12 +303,15 @@ main() {
 	OUT=
 	HEADERS=
 	PRINT_KEY=0
+	SOURCE_TARBALL= SOURCE_VERSION=
 	VERIFY=
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--config) [[ $# -ge 2 ]] || die "--config needs a file"; FRAGS+=("$(realpath "$2")"); shift 2 ;;
 		--out) [[ $# -ge 2 ]] || die "--out needs a file"; OUT=$(realpath -m "$2"); shift 2 ;;
 		--headers) [[ $# -ge 2 ]] || die "--headers needs a folder"; HEADERS=$(realpath -m "$2"); shift 2 ;;
+		--source-tarball) [[ $# -ge 2 ]] || die "--source-tarball needs a file"; SOURCE_TARBALL=$(realpath "$2"); shift 2 ;;
+		--source-version) [[ $# -ge 2 ]] || die "--source-version needs a version"; SOURCE_VERSION=$2; shift 2 ;;
 		--print-key) PRINT_KEY=1; shift ;;
 		--verify-config) [[ $# -ge 2 ]] || die "--verify-config needs a .config"; VERIFY=$2; shift 2 ;;
 		-h | --help) usage; exit 0 ;;
@@ -303,6 +319,9 @@ main() {
 		esac
 	done
 
+	[[ -n $SOURCE_TARBALL && -n $SOURCE_VERSION || -z $SOURCE_TARBALL && -z $SOURCE_VERSION ]] ||
+		die "--source-tarball and --source-version go together"
+	[[ -z $SOURCE_VERSION ]] || KERNEL_PKG_VERSION=$SOURCE_VERSION
 	if [[ ${#FRAGS[@]} -eq 0 ]]; then
 		mapfile -t FRAGS < <(compgen -G "$TOP/kernel-patches/config/*.config" | LC_ALL=C sort)
 		[[ ${#FRAGS[@]} -gt 0 ]] || die "no config fragments in kernel-patches/config/"
