@@ -10,7 +10,10 @@
 
 INITRAMFS := $(BUILD)/guest/initramfs.cpio.gz
 INITRAMFS_DIR := $(BUILD)/initramfs
-INITRAMFS_MKCPIO := $(INITRAMFS_DIR)/mkcpio
+# The archive writer is the kernel's own usr/gen_init_cpio, built from the
+# pinned source tarball (KERNEL_TARBALL, from $(DEPS_MK)); only that one
+# file is extracted.
+INITRAMFS_GEN := $(INITRAMFS_DIR)/gen_init_cpio
 INITRAMFS_BUSYBOX ?= /bin/busybox
 INITRAMFS_TESTS := tests/guest
 # The set of inputs by name; rewritten only when it changes, so removing an
@@ -20,10 +23,18 @@ INITRAMFS_INPUTS := $(INITRAMFS_DIR)/inputs.txt
 ALL_TARGETS += $(INITRAMFS)
 CLEAN_DIRS += $(INITRAMFS_DIR)
 
-$(INITRAMFS_MKCPIO): initramfs/mkcpio.c
-	$(call quiet,HOSTCC,$@)
+$(INITRAMFS_GEN).c: $(KERNEL_TARBALL)
+	$(call quiet,EXTRACT,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $<
+	$(Q)tar -xOf $< --wildcards '*/usr/gen_init_cpio.c' > $@.tmp
+	$(Q)[ -s $@.tmp ] || { echo "initramfs: no usr/gen_init_cpio.c in $<" >&2; exit 1; }
+	$(Q)mv $@.tmp $@
+
+# Kernel code, built with the kernel's own host flags, not ours.
+$(INITRAMFS_GEN): $(INITRAMFS_GEN).c
+	$(call quiet,HOSTCC,$@)
+	$(Q)$(HOST_CC) -O2 -std=gnu11 -Wall -Wmissing-prototypes -Wstrict-prototypes \
+		-o $@ $<
 
 .PHONY: initramfs-inputs-force
 $(INITRAMFS_INPUTS): initramfs-inputs-force
@@ -33,19 +44,19 @@ $(INITRAMFS_INPUTS): initramfs-inputs-force
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 .SECONDEXPANSION:
-$(INITRAMFS): $(BUILD)/guest/agent $(INITRAMFS_MKCPIO) initramfs/build.sh \
+$(INITRAMFS): $(BUILD)/guest/agent $(INITRAMFS_GEN) initramfs/build.sh \
 		$(INITRAMFS_INPUTS) $(INITRAMFS_BUSYBOX) \
 		$$(GUEST_EXTRA_BINS) $$(wildcard $(INITRAMFS_TESTS)/*.sh)
 	$(call quiet,CPIO,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)initramfs/build.sh $(INITRAMFS_MKCPIO) $@ $(BUILD)/guest/agent \
+	$(Q)initramfs/build.sh $(INITRAMFS_GEN) $@ $(BUILD)/guest/agent \
 		$(INITRAMFS_BUSYBOX) $(INITRAMFS_TESTS) $(GUEST_EXTRA_BINS)
 
 CHECK_SUITES += initramfs-repro
 .PHONY: check-initramfs-repro initramfs-size
 check-initramfs-repro: $(INITRAMFS)
 	$(Q)tools/tap-run.sh initramfs-repro initramfs/repro-test.sh \
-		$(INITRAMFS_MKCPIO) $(INITRAMFS) $(BUILD)/guest/agent \
+		$(INITRAMFS_GEN) $(INITRAMFS) $(BUILD)/guest/agent \
 		$(INITRAMFS_BUSYBOX) $(INITRAMFS_TESTS) $(GUEST_EXTRA_BINS)
 
 # Size goal (<= 1.5 MiB compressed): a figure, printed by `make bench`.
