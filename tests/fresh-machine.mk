@@ -1,0 +1,12 @@
+# tests/fresh-machine.mk: the README's first command on a fresh Debian 12
+# (tests/fresh-machine.sh: debootstrap root, README prerequisites, clone of
+# HEAD, `make demo` as the only command). Targets start with fresh-.
+#
+#   make check-fresh-machine     needs root; prints its wall time
+
+CHECK_SUITES += fresh-machine
+.PHONY: check-fresh-machine
+# The host's kernel cache is shared with the root, so the kernel and the
+# UAPI headers are built (or taken from the cache) here first.
+check-fresh-machine: $(BUILD)/guest/bzImage $(BUILD)/uapi/include/linux/vm_sockets.h
+	$(Q)tools/tap-run.sh fresh-machine tests/fresh-machine.sh
