@@ -73,3 +73,11 @@ check-e2e-smoke: $(GUEST_KERNEL) $(GUEST_INITRAMFS) \
 .PHONY: guest-kernel uapi-headers
 guest-kernel: $(GUEST_KERNEL)
 uapi-headers: $(UAPI_STAMP)
+
+# `make kernel-latest`: can the kernel source pin (tools/kernel-sources.txt)
+# move to the newest version the archive offers? Downloads it (never
+# installs it), applies the series, builds, boots the demo with it.
+# KERNEL_LATEST_VERSION=V tries another version instead.
+.PHONY: kernel-latest
+kernel-latest: $(BUILD)/guest/initramfs.cpio.gz $(BIN)/upcall-ctl $(BIN)/upcall-vsockd
+	$(Q)tools/kernel-latest.sh $(KERNEL_LATEST_VERSION)
