@@ -207,7 +207,7 @@ commit=$(git -C "$TOP" rev-parse HEAD)
 [[ -z $(git -C "$TOP" status --porcelain --untracked-files=no) ]] ||
 	note "the checkout has uncommitted changes; this tests commit ${commit:0:12} without them"
 if git -C "$TOP" bundle create "$ROOT/root/upcall.bundle" HEAD 2>"$WORK/bundle.log" &&
-	in_root "git clone -q /root/upcall.bundle /root/upcall && cd /root/upcall &&
+	in_root "git -c advice.detachedHead=false clone -q /root/upcall.bundle /root/upcall && cd /root/upcall &&
 		test \$(git rev-parse HEAD) = $commit" 2>&1 | sed 's/^/# /'; then
 	ok "git clone of the commit under test (${commit:0:12})"
 else
