@@ -1,8 +1,14 @@
 # tests/fresh-machine.mk: the README's first command on a fresh Debian 12
 # (tests/fresh-machine.sh: debootstrap root, README prerequisites, clone of
-# HEAD, `make demo` as the only command). Targets start with fresh-.
+# HEAD, `make demo` as the only command), and tools/deps.sh against fakes.
 #
+#   make check-deps              seconds
 #   make check-fresh-machine     needs root; prints its wall time
+
+CHECK_SUITES += deps
+.PHONY: check-deps
+check-deps:
+	$(Q)tools/tap-run.sh deps bats --tap tests/deps.bats
 
 CHECK_SUITES += fresh-machine
 .PHONY: check-fresh-machine
