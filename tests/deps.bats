@@ -84,6 +84,23 @@ setup() {
 	grep -qx 'JSONC_CFLAGS := -I/other/json-c' "$f"
 }
 
+@test "--make-vars rewrites the file after an installation, even with the same values (make re-reads itself)" {
+	local f=$T/deps.mk
+	"$T/tools/deps.sh" --make-vars "$f"
+	touch -d '2001-01-01' "$f"
+	# An apt-get that really "installs": libfoo-dev appears in dpkg's state.
+	sed -i '/^libfoo-dev/d' "$T/state"
+	cat >"$T/bin/apt-get" <<-EOF
+		#!/bin/sh
+		echo "apt-get \$*" >>"$T/apt.log"
+		case "\$1" in install) printf 'libfoo-dev\t1.0\tii \n' >>"$T/state" ;; esac
+	EOF
+	run "$T/tools/deps.sh" --make-vars "$f"
+	[[ $status -eq 0 ]]
+	grep -q 'install .* libfoo-dev$' "$T/apt.log"
+	[[ $(stat -c %Y "$f") -gt $(date -d 2001-01-02 +%s) ]]
+}
+
 @test "--make-vars fails, and writes nothing, when pkg-config cannot answer" {
 	printf '#!/bin/sh\nexit 1\n' >"$T/bin/pkg-config"
 	run "$T/tools/deps.sh" --make-vars "$T/deps.mk"

@@ -46,9 +46,8 @@ n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 note() { printf '# %s\n' "$@"; }
-finish() {
+finish() {	# the wall time is printed by cleanup, after the root is gone
 	echo "1..$n"
-	note "fresh-machine: wall time $((SECONDS - START)) s ($TIMES)"
 	[[ $failed -eq 0 ]]
 	exit
 }
@@ -58,6 +57,9 @@ bail() {	# a step others depend on failed: report it and stop
 }
 START=$SECONDS TIMES=
 timed() { TIMES+="${TIMES:+, }$1 $2 s"; }
+WORK= ROOT= MOUNTS=()
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 [[ $(id -u) -eq 0 ]] || bail "runs as root (debootstrap, chroot, mounts)"
 for t in debootstrap chroot git tar; do
@@ -120,14 +122,17 @@ timed root $((SECONDS - t0))
 # --- a private copy, its mounts, and their removal on every exit -----------
 WORK=$(mktemp -d "$ROOTS/run.XXXXXX")
 ROOT=$WORK/root
-MOUNTS=()
 
 mounted_below() {	# mount points under $WORK, deepest first
 	awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r
 }
 
 cleanup() {
-	local pid m i
+	local pid m i t0=$SECONDS
+	if [[ -z $WORK ]]; then
+		note "fresh-machine: wall time $((SECONDS - START)) s"
+		return
+	fi
 	# Processes still running in the root (a demo's QEMU after a failure):
 	# all were started by this run.
 	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
@@ -146,9 +151,9 @@ cleanup() {
 		return
 	fi
 	rm -rf --one-file-system "$WORK"
+	timed cleanup $((SECONDS - t0))
+	note "fresh-machine: wall time $((SECONDS - START)) s ($TIMES)"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 
 mnt() {	# mnt TARGET MOUNT-ARGS...
 	local target=$1
@@ -221,9 +226,12 @@ note "running 'make demo' as root in the fresh root (deps, build, demo)..."
 in_root "cd /root/upcall && timeout $DEMO_TIMEOUT make demo" >"$WORK/demo.log" 2>&1
 rc=$?
 timed "make demo" $((SECONDS - t0))
-# Keep the new .deb files for the next run (hard links, no copies).
-cp -aln "$ROOT/var/cache/apt/archives/." "$ROOTS/apt-archives/" 2>/dev/null
-rm -rf "$ROOTS/apt-archives/partial" "$ROOTS/apt-archives/lock"
+# Keep the .deb files for the next run (hard links, no copies), minus the
+# ones the archive no longer offers (apt-get autoclean).
+in_root 'apt-get autoclean -qq' >/dev/null 2>&1
+mkdir "$WORK/apt-archives"
+cp -al "$ROOT/var/cache/apt/archives/"*.deb "$WORK/apt-archives/" 2>/dev/null &&
+	rm -rf "$ROOTS/apt-archives" && mv "$WORK/apt-archives" "$ROOTS/apt-archives"
 if [[ $rc -eq 0 ]] && grep -q '^demo done in [0-9]* s$' "$WORK/demo.log"; then
 	sed 's/^/# /' "$WORK/demo.log" | grep -v '^# $' | tail -25
 	ok "make demo as the first command in a fresh Debian 12 root succeeds"

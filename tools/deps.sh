@@ -10,7 +10,8 @@
 #
 # --make-vars FILE: then writes what the build needs to know about the
 # installed packages (pkg-config answers, the kernel source tarball) as
-# make variables into FILE, rewriting it only when a value changed. The
+# make variables into FILE, rewriting it only when a value changed or
+# something was installed. The
 # Makefile includes that file and has it remade by this script before it
 # reads anything else, so no value is ever computed before the package it
 # comes from is installed (GNU make re-reads the makefiles after remaking
@@ -77,7 +78,9 @@ find_missing() {
 
 query
 find_missing
+installed=0
 if [[ ${#missing[@]} -gt 0 ]]; then
+	installed=1
 	echo "deps: installing missing Debian packages: ${missing[*]}"
 	sudo=()
 	if [[ $(id -u) -ne 0 ]]; then
@@ -121,7 +124,9 @@ jsonc_libs=$(pc --libs json-c)
 	# The first pin is the default kernel source.
 	echo "KERNEL_TARBALL := /usr/src/${pin_order[0]}.tar.xz"
 } >"$tmp"
-if cmp -s "$tmp" "$make_vars"; then
+# After an installation the file is always rewritten, so make re-reads
+# every makefile against the system as it is now.
+if [[ $installed -eq 0 ]] && cmp -s "$tmp" "$make_vars"; then
 	rm -f "$tmp"
 else
 	mv "$tmp" "$make_vars"
