@@ -57,7 +57,7 @@ bail() {	# a step others depend on failed: report it and stop
 }
 START=$SECONDS TIMES=
 timed() { TIMES+="${TIMES:+, }$1 $2 s"; }
-WORK= ROOT= MOUNTS=()
+WORK='' ROOT='' MOUNTS=()
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
@@ -135,8 +135,8 @@ cleanup() {
 	fi
 	# Processes still running in the root (a demo's QEMU after a failure):
 	# all were started by this run.
-	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-		[[ $(readlink "/proc/$pid/root" 2>/dev/null) == "$ROOT" ]] && kill -9 "$pid" 2>/dev/null
+	for pid in /proc/[0-9]*; do
+		[[ $(readlink "$pid/root" 2>/dev/null) == "$ROOT" ]] && kill -9 "${pid#/proc/}" 2>/dev/null
 	done
 	sleep 0.2
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do

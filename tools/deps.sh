@@ -103,7 +103,8 @@ fi
 pc() {
 	local out
 	out=$(pkg-config "$@" 2>/dev/null) || die "pkg-config $* failed although its package is installed"
-	echo $out	# unquoted: one line, no trailing space
+	# shellcheck disable=SC2086 # split and rejoined: one line, no trailing space
+	echo $out
 }
 tmp=$make_vars.tmp.$$
 trap 'rm -f "$tmp"' EXIT

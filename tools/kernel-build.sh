@@ -303,7 +303,7 @@ main() {
 	OUT=
 	HEADERS=
 	PRINT_KEY=0
-	SOURCE_TARBALL= SOURCE_VERSION=
+	SOURCE_TARBALL='' SOURCE_VERSION=''
 	VERIFY=
 	while [[ $# -gt 0 ]]; do
 		case $1 in
