@@ -61,7 +61,11 @@ WORK='' ROOT='' MOUNTS=()
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-[[ $(id -u) -eq 0 ]] || bail "runs as root (debootstrap, chroot, mounts)"
+if [[ $(id -u) -ne 0 ]]; then	# counted as skipped in make check's summary
+	echo "ok 1 - # SKIP needs root (debootstrap, chroot, mounts)"
+	echo "1..1"
+	exit 0
+fi
 for t in debootstrap chroot git tar; do
 	command -v "$t" >/dev/null || bail "$t is installed (tools/deps.sh)"
 done
