@@ -115,6 +115,10 @@ if [[ $builds == yes ]]; then
 	fi
 fi
 
+if [[ $applies$builds$boots == yesyesyes && $want == "$PIN" ]]; then
+	say "RESULT: $PKG $want works, and it is the pin already: nothing to move"
+	exit 0
+fi
 if [[ $applies$builds$boots == yesyesyes ]]; then
 	say "RESULT: $PKG $want works: the pin can move to it (docs/kernel-build.md, \"Moving the pin\")"
 	exit 0
