@@ -102,3 +102,14 @@ key() {
 	echo "$output"
 	[[ $status -eq 0 ]]
 }
+
+@test "the pin comes from tools/kernel-sources.txt; --source-version (make kernel-latest) keys a build apart" {
+	local pinned other
+	pinned=$(key)
+	[[ $("$KB" --help) == *"linux-source-6.12 $(awk '/^linux-source-6.12 /{print $2}' "$TOP/tools/kernel-sources.txt")"* ]]
+	other=$("$KB" --print-key "${FRAGS[@]}" --source-tarball /dev/null --source-version 6.12.999-1)
+	[[ $other =~ ^[0-9a-f]{16}$ && $other != "$pinned" ]]
+	run "$KB" --print-key "${FRAGS[@]}" --source-version 6.12.999-1
+	[[ $status -ne 0 ]]
+	[[ $output == *"--source-tarball and --source-version go together"* ]]
+}
