@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "lock.h"
 
 void ctl_init(struct ctl *c, const char *prog)
 {
@@ -18,6 +19,7 @@ void ctl_init(struct ctl *c, const char *prog)
 	c->port = UPCALL_DEFAULT_PORT;
 	c->agent_port = UPCALL_AGENT_PORT;
 	c->timeout_ms = UPCALL_DEFAULT_TIMEOUT_MS;
+	c->lock_wait_ms = CTL_LOCK_WAIT_MS;
 	c->result = json_object_new_object();
 	json_object_object_add(c->result, "ok", json_object_new_boolean(1));
 }
@@ -115,6 +117,21 @@ int ctl_global_option(struct ctl *c, int opt, const char *arg)
 		c->timeout_set = true;
 		return 0;
 	}
+	case 'W': {
+		char *end;
+		double s;
+
+		errno = 0;
+		s = strtod(arg, &end);
+		if (errno || *end || end == arg || !(s >= 0) || s > 86400)
+			return ctl_usage_error(c, NULL,
+					       "--lock-wait: not a number of seconds: '%s'", arg);
+		c->lock_wait_ms = (int)(s * 1000.0);
+		return 0;
+	}
+	case 'N':
+		c->no_lock = true;
+		return 0;
 	case 'J':
 		c->json = true;
 		return 0;

@@ -183,7 +183,7 @@ static void text(struct ctl *c, const struct cpu_outcome *o)
 	}
 	for (unsigned int i = 0; i < o->nwarnings; i++)
 		fprintf(stderr, "%s: warning: %s\n", c->prog, o->warnings[i]);
-	if (o->status.code != CTL_OK)
+	if (o->status.code != CTL_OK || !o->planned)
 		return;
 	if (!o->qemu) {
 		printf("guest %s %u vCPU(s)\n", o->add ? "added" : "removed", p->n);
@@ -209,7 +209,7 @@ int cpu_present(struct ctl *c, const struct cpu_outcome *o, const char *usage)
 			       json_object_new_string(o->add ? "cpu add" : "cpu del"));
 	/* The cause first, then what it left behind. */
 	ctl_report(c, &o->status, usage);
-	if (c->json)
+	if (c->json && o->planned)
 		json_keys(c, o);
 	else
 		text(c, o);

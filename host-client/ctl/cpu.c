@@ -11,6 +11,7 @@
 
 #include "cpu-exec.h"
 #include "cpu-present.h"
+#include "lock.h"
 
 /* Default wait for DEVICE_DELETED: QEMU confirms at once when it can. */
 #define CPU_UNPLUG_WAIT_MS 3000
@@ -134,6 +135,7 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct cpu_args *a)
 int cpu_main(struct ctl *c, int argc, char **argv)
 {
 	struct cpu_outcome *o;
+	struct ctl_lock lk;
 	struct cpu_args a;
 	int rc;
 
@@ -156,7 +158,14 @@ int cpu_main(struct ctl *c, int argc, char **argv)
 	o = calloc(1, sizeof(*o)); /* the plan holds 2 x 255 items */
 	if (!o)
 		return ctl_error(c, CTL_ECONN, ENOMEM, "out of memory");
-	cpu_execute(c, &a, o);
+	/* The whole QMP + guest transaction under the VM's lock; printing
+	 * comes after it is released. */
+	if (ctl_lock_vm(c, &lk, &o->status) == CTL_OK) {
+		cpu_execute(c, &a, o);
+		ctl_unlock_vm(&lk);
+	}
+	o->add = a.add;
+	o->qemu = c->qmp != NULL;
 	rc = cpu_present(c, o, cpu_usage);
 	free(o);
 	return rc;

@@ -32,6 +32,8 @@ struct ctl {
 	const char *devices;      /* devices.json of a launcher run folder */
 	int timeout_ms;
 	bool timeout_set;
+	int lock_wait_ms;         /* how long to wait for the VM's lock */
+	bool no_lock;
 	bool json;
 	int verbose;
 	/* The JSON document printed at the end (--json). */
@@ -50,6 +52,8 @@ struct ctl {
 	{ "run", required_argument, NULL, 'R' },              \
 	{ "devices", required_argument, NULL, 'D' },          \
 	{ "timeout", required_argument, NULL, 'T' },          \
+	{ "lock-wait", required_argument, NULL, 'W' },        \
+	{ "no-lock", no_argument, NULL, 'N' },                \
 	{ "json", no_argument, NULL, 'J' },                   \
 	{ "verbose", no_argument, NULL, 'v' },                \
 	{ "help", no_argument, NULL, 'h' }
