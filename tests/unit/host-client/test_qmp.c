@@ -73,7 +73,13 @@ static int teardown(void **state)
 	unlink(f->uds);
 	unlink(f->qmp);
 	unlink(f->devices);
-	rmdir(f->dir);
+	for (const char *const *p = (const char *const[]){ f->uds, f->qmp, NULL }; *p; p++) {
+		char lock[160];
+
+		snprintf(lock, sizeof(lock), "%s.lock", *p); /* the VM lock (lock.h) */
+		unlink(lock);
+	}
+	assert_int_equal(rmdir(f->dir), 0);
 	free(f);
 	return 0;
 }
