@@ -34,12 +34,10 @@ static bool unplug_asked(const struct cpu_item *it, int arg)
 	return it->unplug == CPU_UNPLUG_DONE || it->unplug == CPU_UNPLUG_PENDING;
 }
 
-/* A JSON array of the APIC IDs (or device names) of items matching. */
-static json_object *list(const struct cpu_item *items, unsigned int n,
-			 item_pred pred, int arg, bool names)
+/* Append the APIC IDs (or device names) of the items matching to arr. */
+static json_object *add_items(json_object *arr, const struct cpu_item *items,
+			      unsigned int n, item_pred pred, int arg, bool names)
 {
-	json_object *arr = json_object_new_array();
-
 	for (unsigned int i = 0; i < n; i++) {
 		if (!pred(&items[i], arg))
 			continue;
@@ -48,6 +46,12 @@ static json_object *list(const struct cpu_item *items, unsigned int n,
 				      json_object_new_int(items[i].apic_id));
 	}
 	return arr;
+}
+
+static json_object *list(const struct cpu_item *items, unsigned int n,
+			 item_pred pred, int arg, bool names)
+{
+	return add_items(json_object_new_array(), items, n, pred, arg, names);
 }
 
 static void put(struct ctl *c, const char *key, json_object *v)
@@ -119,24 +123,16 @@ static void json_keys(struct ctl *c, const struct cpu_outcome *o)
 	if (o->have_reply)
 		put_reply(c, &o->reply);
 	if (cpu_plan_count(p, CPU_FATE_UNKNOWN)) {
-		json_object *names = list(p->item, p->n, fate_is, CPU_FATE_UNKNOWN, true);
 		json_object *ids = list(p->item, p->n, fate_is, CPU_FATE_UNKNOWN, false);
-		json_object *more = list(p->offer, p->noffer, fate_is, CPU_FATE_UNKNOWN, false);
 
-		for (size_t i = 0; i < json_object_array_length(more); i++)
-			json_object_array_add(ids, json_object_get(
-					      json_object_array_get_idx(more, i)));
-		json_object_put(more);
-		more = list(p->offer, p->noffer, fate_is, CPU_FATE_UNKNOWN, true);
-		for (size_t i = 0; i < json_object_array_length(more); i++)
-			json_object_array_add(names, json_object_get(
-					      json_object_array_get_idx(more, i)));
-		json_object_put(more);
-		if (o->qemu)
-			put(c, "unknown", names);
-		else
-			json_object_put(names);
-		put(c, "unknown_apic_ids", ids);
+		put(c, "unknown_apic_ids", add_items(ids, p->offer, p->noffer, fate_is,
+						     CPU_FATE_UNKNOWN, false));
+		if (o->qemu) {
+			json_object *names = list(p->item, p->n, fate_is, CPU_FATE_UNKNOWN, true);
+
+			put(c, "unknown", add_items(names, p->offer, p->noffer, fate_is,
+						    CPU_FATE_UNKNOWN, true));
+		}
 	}
 	if (o->nwarnings) {
 		json_object *w = json_object_new_array();
