@@ -122,6 +122,11 @@ $(HC_TEST_OUT)/test-qmp: $(HC_TEST_OUT)/test_qmp.o $(HC_FAKE_OBJS) $(HC_SAN_CORE
 	$(call quiet,LD,$@)
 	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
 
+# The cpu planner alone: pure, so no fakes.
+$(HC_TEST_OUT)/test-plan: $(HC_TEST_OUT)/test_plan.o $(HC_OUT)/san/ctl/cpu-plan.o
+	$(call quiet,LD,$@)
+	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
+
 # The fakes as one program, for the CLI tests: a VM run folder without a VM.
 $(HC_TEST_OUT)/fake-vm: $(HC_TEST_OUT)/fake-vm.o $(HC_FAKE_OBJS)
 	$(call quiet,LD,$@)
@@ -129,14 +134,18 @@ $(HC_TEST_OUT)/fake-vm: $(HC_TEST_OUT)/fake-vm.o $(HC_FAKE_OBJS)
 
 -include $(wildcard $(HC_TEST_OUT)/*.d)
 
-CHECK_SUITES += unit-host-client unit-qmp cli-host-client fuzz-host-client
-.PHONY: check-unit-host-client check-unit-qmp check-cli-host-client check-fuzz-host-client
+CHECK_SUITES += unit-host-client unit-qmp unit-cpu-plan cli-host-client fuzz-host-client
+.PHONY: check-unit-host-client check-unit-qmp check-unit-cpu-plan check-cli-host-client \
+	check-fuzz-host-client
 
 check-unit-host-client: $(HC_TEST_OUT)/test-session
 	$(Q)tools/tap-run.sh unit-host-client $<
 
 check-unit-qmp: $(HC_TEST_OUT)/test-qmp
 	$(Q)tools/tap-run.sh unit-qmp $<
+
+check-unit-cpu-plan: $(HC_TEST_OUT)/test-plan
+	$(Q)tools/tap-run.sh unit-cpu-plan $<
 
 # upcall-ctl built with ASan/UBSan (leak checks included) for the CLI tests.
 $(HC_TEST_OUT)/upcall-ctl-san: $(HC_OUT)/san/ctl/upcall-ctl.o $(HC_SAN_CORE_OBJS) $(HC_SAN_LIB_OBJS)

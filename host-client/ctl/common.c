@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "lock.h"
 
 void ctl_init(struct ctl *c, const char *prog)
 {
@@ -18,6 +19,7 @@ void ctl_init(struct ctl *c, const char *prog)
 	c->port = UPCALL_DEFAULT_PORT;
 	c->agent_port = UPCALL_AGENT_PORT;
 	c->timeout_ms = UPCALL_DEFAULT_TIMEOUT_MS;
+	c->lock_wait_ms = CTL_LOCK_WAIT_MS;
 	c->result = json_object_new_object();
 	json_object_object_add(c->result, "ok", json_object_new_boolean(1));
 }
@@ -115,6 +117,21 @@ int ctl_global_option(struct ctl *c, int opt, const char *arg)
 		c->timeout_set = true;
 		return 0;
 	}
+	case 'W': {
+		char *end;
+		double s;
+
+		errno = 0;
+		s = strtod(arg, &end);
+		if (errno || *end || end == arg || !(s >= 0) || s > 86400)
+			return ctl_usage_error(c, NULL,
+					       "--lock-wait: not a number of seconds: '%s'", arg);
+		c->lock_wait_ms = (int)(s * 1000.0);
+		return 0;
+	}
+	case 'N':
+		c->no_lock = true;
+		return 0;
 	case 'J':
 		c->json = true;
 		return 0;
@@ -211,18 +228,42 @@ void ctl_debug(struct ctl *c, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out)
+int ctl_fail(struct ctl_status *st, int code, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (st->code != CTL_OK)
+		return st->code; /* the first failure is the cause */
+	st->code = code;
+	st->err = err < 0 ? -err : err;
+	va_start(ap, fmt);
+	vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ctl_report(struct ctl *c, const struct ctl_status *st, const char *usage)
+{
+	if (st->code == CTL_OK)
+		return CTL_OK;
+	if (st->code == CTL_EUSAGE)
+		return ctl_usage_error(c, usage, "%s", st->msg);
+	return ctl_error(c, st->code, st->err, "%s", st->msg);
+}
+
+int ctl_guest_connect(struct ctl *c, uint32_t port, struct upcall **out,
+		      struct ctl_status *st)
 {
 	struct upcall *h;
 	int err;
 
 	*out = NULL;
 	if (!c->uds && !c->have_cid)
-		return ctl_usage_error(c, NULL,
-				       "no guest address: give --uds PATH, --cid N or --run DIR");
+		return ctl_fail(st, CTL_EUSAGE, EINVAL,
+				"no guest address: give --uds PATH, --cid N or --run DIR");
 	h = upcall_new();
 	if (!h)
-		return ctl_error(c, CTL_ECONN, ENOMEM, "out of memory");
+		return ctl_fail(st, CTL_ECONN, ENOMEM, "out of memory");
 	upcall_set_timeout(h, c->timeout_ms);
 	if (c->uds) {
 		ctl_debug(c, "connecting to %s, guest port %u", c->uds, port);
@@ -232,7 +273,7 @@ int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out)
 		err = upcall_connect_vsock(h, c->cid, port);
 	}
 	if (err) {
-		ctl_error(c, CTL_ECONN, err, "%s", upcall_last_error(h));
+		ctl_fail(st, CTL_ECONN, err, "%s", upcall_last_error(h));
 		upcall_free(h);
 		return CTL_ECONN;
 	}
@@ -240,21 +281,39 @@ int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out)
 	return CTL_OK;
 }
 
-int ctl_open_devmgr(struct ctl *c, struct upcall **out)
+int ctl_devmgr_connect(struct ctl *c, struct upcall **out, struct ctl_status *st)
 {
-	int rc = ctl_connect(c, c->port, out);
+	int rc = ctl_guest_connect(c, c->port, out, st);
 	int err;
 
 	if (rc)
 		return rc;
 	err = upcall_devmgr_start(*out);
 	if (err < 0) {
-		rc = ctl_error(c, CTL_ECONN, err, "device manager: %s",
-			       upcall_last_error(*out));
+		rc = ctl_fail(st, CTL_ECONN, err, "device manager: %s",
+			      upcall_last_error(*out));
 		upcall_free(*out);
 		*out = NULL;
 		return rc;
 	}
 	ctl_debug(c, "device manager greeting OK");
+	return CTL_OK;
+}
+
+int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out)
+{
+	struct ctl_status st = { 0 };
+
+	if (ctl_guest_connect(c, port, out, &st))
+		return ctl_report(c, &st, NULL);
+	return CTL_OK;
+}
+
+int ctl_open_devmgr(struct ctl *c, struct upcall **out)
+{
+	struct ctl_status st = { 0 };
+
+	if (ctl_devmgr_connect(c, out, &st))
+		return ctl_report(c, &st, NULL);
 	return CTL_OK;
 }

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * upcall-ctl cpu add|del: tell the guest about vCPUs, and with --qmp create
- * or remove them in QEMU around that, rolling back what the guest did not
- * take.
+ * upcall-ctl cpu add|del: the command line. The plan (cpu-plan.c), its
+ * execution against QEMU and the guest (cpu-exec.c) and the printing
+ * (cpu-present.c) live apart; this file parses and calls them in turn.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "cpu-exec.h"
+#include "cpu-present.h"
+#include "lock.h"
 
 /* Default wait for DEVICE_DELETED: QEMU confirms at once when it can. */
 #define CPU_UNPLUG_WAIT_MS 3000
@@ -66,82 +68,6 @@ static int add_ids(struct ctl *c, struct cpu_args *a, const char *arg)
 out:
 	free(copy);
 	return rc;
-}
-
-json_object *cpu_ids_json(const uint8_t *ids, unsigned int n)
-{
-	json_object *arr = json_object_new_array();
-
-	for (unsigned int i = 0; i < n; i++)
-		json_object_array_add(arr, json_object_new_int(ids[i]));
-	return arr;
-}
-
-void cpu_reply_json(struct ctl *c, const struct upcall_reply *r)
-{
-	json_object *g = json_object_new_object();
-
-	json_object_object_add(g, "ret", json_object_new_int(r->ret));
-	if (r->has_apic_index)
-		json_object_object_add(g, "apic_index",
-				       json_object_new_int64(r->apic_index));
-	else
-		json_object_object_add(g, "apic_index", NULL);
-	json_object_object_add(c->result, "guest", g);
-}
-
-/* Send one ADD_CPU/DEL_CPU. Returns CTL_OK when a reply came (see r). */
-static int guest_request(struct ctl *c, bool add, const uint8_t *ids,
-			 unsigned int n, struct upcall_reply *r)
-{
-	struct upcall *h;
-	int rc, err;
-
-	rc = ctl_open_devmgr(c, &h);
-	if (rc)
-		return rc;
-	ctl_debug(c, "sending %s with %u APIC IDs", add ? "ADD_CPU" : "DEL_CPU", n);
-	err = add ? upcall_cpu_add(h, ids, n, r) : upcall_cpu_del(h, ids, n, r);
-	if (err) {
-		rc = ctl_error(c, CTL_ECONN, err, "%s", upcall_last_error(h));
-		upcall_free(h);
-		return rc;
-	}
-	upcall_free(h);
-	cpu_reply_json(c, r);
-	return CTL_OK;
-}
-
-long cpu_guest_done(const struct upcall_reply *r, unsigned int n)
-{
-	if (r->ret == 0)
-		return n;
-	return r->has_apic_index ? (long)r->apic_index : -1;
-}
-
-static int guest_only(struct ctl *c, struct cpu_args *a)
-{
-	struct upcall_reply r;
-	long done;
-	int rc;
-
-	json_object_object_add(c->result, "apic_ids", cpu_ids_json(a->ids, a->n_ids));
-	rc = guest_request(c, a->add, a->ids, a->n_ids, &r);
-	if (rc)
-		return rc;
-	done = cpu_guest_done(&r, a->n_ids);
-	if (r.ret == 0) {
-		ctl_info(c, "guest %s %u vCPU(s)", a->add ? "added" : "removed", a->n_ids);
-		return CTL_OK;
-	}
-	if (done >= 0)
-		return ctl_error(c, CTL_EGUEST, r.ret,
-				 "guest refused %s at APIC ID %u (%ld of %u done): %s",
-				 a->add ? "ADD_CPU" : "DEL_CPU", a->ids[done < a->n_ids ? done : 0],
-				 done, a->n_ids, upcall_strerror(r.ret));
-	return ctl_error(c, CTL_EGUEST, r.ret,
-			 "guest refused %s: %s (no valid apic_index in its reply)",
-			 a->add ? "ADD_CPU" : "DEL_CPU", upcall_strerror(r.ret));
 }
 
 static int parse_args(struct ctl *c, int argc, char **argv, struct cpu_args *a)
@@ -208,9 +134,9 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct cpu_args *a)
 
 int cpu_main(struct ctl *c, int argc, char **argv)
 {
+	struct cpu_outcome *o;
+	struct ctl_lock lk;
 	struct cpu_args a;
-	struct vcpu_list l = { 0 };
-	struct qmp *q = NULL;
 	int rc;
 
 	if (argc < 2)
@@ -229,22 +155,18 @@ int cpu_main(struct ctl *c, int argc, char **argv)
 	if (a.unplug_wait_ms < 0)
 		a.unplug_wait_ms = c->timeout_ms < CPU_UNPLUG_WAIT_MS ? c->timeout_ms :
 				   CPU_UNPLUG_WAIT_MS;
-	json_object_object_add(c->result, "command",
-			       json_object_new_string(a.add ? "cpu add" : "cpu del"));
-
-	if (!c->qmp) {
-		if (!a.n_ids)
-			return ctl_usage_error(c, cpu_usage,
-					       "without --qmp give the vCPUs' APIC IDs (--apic-id): "
-					       "COUNT needs QEMU to create or pick them");
-		return guest_only(c, &a);
+	o = calloc(1, sizeof(*o)); /* the plan holds 2 x 255 items */
+	if (!o)
+		return ctl_error(c, CTL_ECONN, ENOMEM, "out of memory");
+	/* The whole QMP + guest transaction under the VM's lock; printing
+	 * comes after it is released. */
+	if (ctl_lock_vm(c, &lk, &o->status) == CTL_OK) {
+		cpu_execute(c, &a, o);
+		ctl_unlock_vm(&lk);
 	}
-	rc = cpu_open_qmp(c, &q, &l);
-	if (rc)
-		return rc;
-	rc = a.add ? cpu_qemu_add(c, &a, q, &l) : cpu_qemu_del(c, &a, q, &l);
-	vcpu_list_free(&l);
-	qmp_close(q);
+	o->add = a.add;
+	o->qemu = c->qmp != NULL;
+	rc = cpu_present(c, o, cpu_usage);
+	free(o);
 	return rc;
 }
-

@@ -32,6 +32,8 @@ struct ctl {
 	const char *devices;      /* devices.json of a launcher run folder */
 	int timeout_ms;
 	bool timeout_set;
+	int lock_wait_ms;         /* how long to wait for the VM's lock */
+	bool no_lock;
 	bool json;
 	int verbose;
 	/* The JSON document printed at the end (--json). */
@@ -50,6 +52,8 @@ struct ctl {
 	{ "run", required_argument, NULL, 'R' },              \
 	{ "devices", required_argument, NULL, 'D' },          \
 	{ "timeout", required_argument, NULL, 'T' },          \
+	{ "lock-wait", required_argument, NULL, 'W' },        \
+	{ "no-lock", no_argument, NULL, 'N' },                \
 	{ "json", no_argument, NULL, 'J' },                   \
 	{ "verbose", no_argument, NULL, 'v' },                \
 	{ "help", no_argument, NULL, 'h' }
@@ -74,6 +78,27 @@ int ctl_help(struct ctl *c, const char *usage);
 void ctl_info(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
 /* With -v: a progress message on stderr. */
 void ctl_debug(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
+
+/* A failure not reported yet: exit code (CTL_*), positive errno, text.
+ * Code CTL_OK: none. Lets the code that acts leave printing to others. */
+struct ctl_status {
+	int code;
+	int err;
+	char msg[1024];
+};
+
+/* Record a failure in st unless one is there already (the first failure
+ * is the cause); returns st->code. err: positive or negative errno. */
+int ctl_fail(struct ctl_status *st, int code, int err, const char *fmt, ...)
+	CTL_PRINTF(4, 5);
+/* Report st as ctl_error() / ctl_usage_error() (with usage) would; returns
+ * st->code. */
+int ctl_report(struct ctl *c, const struct ctl_status *st, const char *usage);
+/* Connect to a guest port / to the device manager (greeting checked) as
+ * the options say; failures go to st, nothing is printed. */
+int ctl_guest_connect(struct ctl *c, uint32_t port, struct upcall **out,
+		      struct ctl_status *st);
+int ctl_devmgr_connect(struct ctl *c, struct upcall **out, struct ctl_status *st);
 
 /* Connect to a guest port as the options say; errors reported (CTL_*). */
 int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out);

@@ -11,6 +11,7 @@
 
 #include "ctl.h"
 #include "devices.h"
+#include "lock.h"
 #include "qmp.h"
 
 static const char mmio_usage[] =
@@ -72,6 +73,8 @@ int mmio_main(struct ctl *c, int argc, char **argv)
 	};
 	bool have_base = false, have_size = false, have_irq = false, add;
 	struct mmio_device dev = { 0 };
+	struct ctl_status st = { 0 };
+	struct ctl_lock lk;
 	const char *device = NULL;
 	struct upcall_reply r;
 	struct upcall *h;
@@ -144,11 +147,6 @@ int mmio_main(struct ctl *c, int argc, char **argv)
 			if (!have_irq)
 				dev.irq = found.irq;
 		}
-		if (c->qmp) {
-			rc = check_qemu_device(c, device);
-			if (rc)
-				return rc;
-		}
 	} else if (!have_base || !have_size || !have_irq) {
 		return ctl_usage_error(c, mmio_usage,
 				       "mmio %s needs --base, --size and --irq (or --device)",
@@ -167,17 +165,24 @@ int mmio_main(struct ctl *c, int argc, char **argv)
 	json_object_object_add(o, "irq", json_object_new_int64(dev.irq));
 	json_object_object_add(c->result, "mmio", o);
 
-	rc = ctl_open_devmgr(c, &h);
-	if (rc)
-		return rc;
-	err = add ? upcall_mmio_add(h, dev.base, dev.size, dev.irq, &r) :
-		    upcall_mmio_del(h, dev.base, dev.size, dev.irq, &r);
-	if (err) {
-		rc = ctl_error(c, CTL_ECONN, err, "%s", upcall_last_error(h));
-		upcall_free(h);
+	/* QEMU's word and the guest's under the VM's lock (lock.h). */
+	if (ctl_lock_vm(c, &lk, &st))
+		return ctl_report(c, &st, NULL);
+	rc = device && c->qmp ? check_qemu_device(c, device) : CTL_OK;
+	if (rc == CTL_OK)
+		rc = ctl_open_devmgr(c, &h);
+	if (rc) {
+		ctl_unlock_vm(&lk);
 		return rc;
 	}
+	err = add ? upcall_mmio_add(h, dev.base, dev.size, dev.irq, &r) :
+		    upcall_mmio_del(h, dev.base, dev.size, dev.irq, &r);
+	if (err)
+		rc = ctl_error(c, CTL_ECONN, err, "%s", upcall_last_error(h));
 	upcall_free(h);
+	ctl_unlock_vm(&lk);
+	if (rc)
+		return rc;
 	o = json_object_new_object();
 	json_object_object_add(o, "ret", json_object_new_int(r.ret));
 	json_object_object_add(c->result, "guest", o);

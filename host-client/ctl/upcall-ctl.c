@@ -38,12 +38,16 @@ static void usage(FILE *f, const char *prog)
 		"                     DIR/devices.json\n"
 		"  --devices FILE     devices.json for 'mmio --device'\n"
 		"  --timeout SECONDS  timeout of each step (default 5)\n"
+		"  --lock-wait SECONDS  cpu/mmio: how long to wait while another\n"
+		"                     upcall-ctl works on the same VM (default 30)\n"
+		"  --no-lock          cpu/mmio: do not take the VM's lock files\n"
 		"  --json             print one JSON object on stdout, errors included\n"
 		"  -v, --verbose      show progress on stderr\n"
 		"  -h, --help         this text; SUBCOMMAND --help for one subcommand\n"
 		"  --version          print the version\n"
 		"\nExit status: 0 ok, 1 the guest refused, 2 usage error,\n"
-		"3 connection, timeout or protocol failure, 4 QMP/VMM failure.\n"
+		"3 connection, timeout, protocol failure or VM busy (lock), 4 QMP/VMM\n"
+		"failure.\n"
 		"See upcall-ctl(1).\n");
 }
 

@@ -7,6 +7,12 @@
  * and a negative errno on failure; upcall_last_error() then says what
  * happened in words.
  *
+ * A timeout, an I/O error or a malformed message in the middle of an
+ * exchange leaves the stream out of step (a late reply may still come):
+ * the handle is then broken. Its connection is closed and every later call
+ * fails with -EPIPE, naming the first failure, until one of the
+ * upcall_connect_*() functions connects it again.
+ *
  * Typical use:
  *
  *	struct upcall *h = upcall_new();
@@ -66,7 +72,14 @@ struct upcall_reply {
 	uint32_t msg_type;
 	uint32_t msg_size;
 	int32_t ret;
-	/* CPU replies only: how many APIC IDs of the batch the guest handled. */
+	/*
+	 * CPU replies only: how many APIC IDs of the batch the guest handled
+	 * (on a failure, the index of the one that failed). has_apic_index is
+	 * false when the index cannot be trusted: a failed reply without the
+	 * field (msg_size 0, as Kata's guest answers every failure) or with
+	 * an index not below the batch size (a stale buffer). How far the
+	 * batch got is then unknown. apic_index holds the raw value, if any.
+	 */
 	bool has_apic_index;
 	uint32_t apic_index;
 };
@@ -86,7 +99,12 @@ void upcall_decode_header(const uint8_t *buf, struct upcall_header *hdr);
  * (or -EMSGSIZE for a wrong length) otherwise. */
 int upcall_check_greeting(const uint8_t *buf, size_t len);
 /* Decode a reply to a request of type expect_type (and, for CPU requests,
- * of count APIC IDs). -EPROTO on a wrong magic, type or size. */
+ * of count APIC IDs). A failure (ret < 0) decodes whatever its msg_size
+ * (see struct upcall_reply); a success must be well formed (a CPU success
+ * has msg_size >= 4 and apic_index == count). -EMSGSIZE unless len is
+ * UPCALL_MSG_SIZE; -EPROTO on a wrong magic or type, a msg_size beyond the
+ * message, a ret that is neither 0 nor a negative errno (-4095..-1), or a
+ * malformed success. */
 int upcall_decode_reply(const uint8_t *buf, size_t len,
 			uint32_t expect_type, unsigned int count,
 			struct upcall_reply *reply);
@@ -121,7 +139,12 @@ int upcall_fd(const struct upcall *h);
 int upcall_devmgr_start(struct upcall *h);
 
 /* Send one request and read its reply. Return 0 when a valid reply came
- * back: then reply->ret says whether the guest accepted it. */
+ * back: then reply->ret says whether the guest accepted it (a refusal is
+ * not an error of the call and leaves the handle usable). -EINVAL for bad
+ * arguments (nothing sent), -ENOTCONN before a connection, -EINVAL before
+ * upcall_devmgr_start(), -EPIPE on a broken handle (nothing sent); a
+ * timeout, I/O error or malformed reply returns its errno and breaks the
+ * handle. */
 int upcall_cpu_add(struct upcall *h, const uint8_t *apic_ids,
 		   unsigned int count, struct upcall_reply *reply);
 int upcall_cpu_del(struct upcall *h, const uint8_t *apic_ids,
@@ -137,6 +160,9 @@ int upcall_mmio_del(struct upcall *h, uint64_t base, uint64_t size,
  * -EMSGSIZE if it does not fit in outsz - 1 bytes. */
 ssize_t upcall_agent_request(struct upcall *h, const char *request,
 			     char *out, size_t outsz);
+
+/* True once an exchange failed midway (see the top of this file). */
+bool upcall_is_broken(const struct upcall *h);
 
 /* What went wrong in the last failing call on this handle. */
 const char *upcall_last_error(const struct upcall *h);

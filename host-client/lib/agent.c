@@ -19,17 +19,20 @@ ssize_t upcall_agent_request(struct upcall *h, const char *request,
 		return uc_fail(h, -EINVAL, "agent request: bad arguments");
 	if (strchr(request, '\n'))
 		return uc_fail(h, -EINVAL, "agent request must be one line");
+	err = uc_check_usable(h, "agent request");
+	if (err)
+		return err;
 	err = uc_write_all(h, request, strlen(request), deadline, "agent request");
 	if (!err)
 		err = uc_write_all(h, "\n", 1, deadline, "agent request");
 	if (err)
-		return err;
+		return uc_break(h, err);
 	n = uc_read_line(h, out, outsz, deadline, "agent reply");
 	if (n < 0)
-		return n;
+		return uc_break(h, (int)n);
 	if (n == 0)
-		return uc_fail(h, -ECONNRESET,
-			       "agent reply: connection closed without a reply");
+		return uc_break(h, uc_fail(h, -ECONNRESET,
+					   "agent reply: connection closed without a reply"));
 	if (out[n - 1] == '\n')
 		out[--n] = '\0';
 	h->err[0] = '\0';

@@ -94,6 +94,33 @@ static bool is_cpu_type(uint32_t type)
 	return type == UPCALL_MSG_ADD_CPU || type == UPCALL_MSG_DEL_CPU;
 }
 
+/* Largest errno the kernel hands out as a negative return (MAX_ERRNO). */
+#define UPCALL_MAX_ERRNO 4095
+
+/*
+ * The type-specific part of a CPU reply. A success must carry apic_index
+ * == count. A failure is a refusal whatever its payload: Kata's guest
+ * answers every failure with msg_size 0 and leaves apic_index as the reply
+ * buffer held it, so an index is trusted only when present and below the
+ * batch size (the index of the APIC ID that failed).
+ */
+static int decode_cpu_payload(const uint8_t *buf, const struct upcall_header *hdr,
+			      unsigned int count, struct upcall_reply *reply)
+{
+	bool present = hdr->msg_size >= UPCALL_CPU_REPLY_SIZE;
+
+	if (present)
+		reply->apic_index = get_le32(buf + 20);
+	if (reply->ret == 0) {
+		if (!present || reply->apic_index != count)
+			return -EPROTO;
+		reply->has_apic_index = true;
+		return 0;
+	}
+	reply->has_apic_index = present && reply->apic_index < count;
+	return 0;
+}
+
 int upcall_decode_reply(const uint8_t *buf, size_t len, uint32_t expect_type,
 			unsigned int count, struct upcall_reply *reply)
 {
@@ -112,16 +139,11 @@ int upcall_decode_reply(const uint8_t *buf, size_t len, uint32_t expect_type,
 	reply->msg_type = hdr.msg_type;
 	reply->msg_size = hdr.msg_size;
 	reply->ret = (int32_t)get_le32(buf + 16);
-	if (!is_cpu_type(hdr.msg_type))
-		return 0;
-	if (hdr.msg_size < UPCALL_CPU_REPLY_SIZE)
+	/* ret is 0 or a negative errno; anything else is not an answer. */
+	if (reply->ret > 0 || reply->ret < -UPCALL_MAX_ERRNO)
 		return -EPROTO;
-	reply->apic_index = get_le32(buf + 20);
-	/* An index beyond the batch cannot be trusted (the existing guest
-	 * leaves it stale on failure); a success must cover the whole batch. */
-	reply->has_apic_index = reply->apic_index <= count;
-	if (reply->ret == 0 && reply->apic_index != count)
-		return -EPROTO;
+	if (is_cpu_type(hdr.msg_type))
+		return decode_cpu_payload(buf, &hdr, count, reply);
 	return 0;
 }
 

@@ -29,6 +29,43 @@ int uc_fail(struct upcall *h, int err, const char *fmt, ...)
 	return err;
 }
 
+int uc_break(struct upcall *h, int err)
+{
+	if (!h->broken) {
+		h->broken = true;
+		snprintf(h->broken_cause, sizeof(h->broken_cause), "%s", h->err);
+	}
+	if (h->fd >= 0) {
+		close(h->fd);
+		h->fd = -1;
+	}
+	h->devmgr = false;
+	return err;
+}
+
+int uc_check_usable(struct upcall *h, const char *what)
+{
+	if (h->broken)
+		return uc_fail(h, -EPIPE,
+			       "%s: connection unusable since an earlier exchange failed (%s); reconnect first",
+			       what, h->broken_cause);
+	if (h->fd < 0)
+		return uc_fail(h, -ENOTCONN, "%s: not connected", what);
+	return 0;
+}
+
+void uc_reset_state(struct upcall *h)
+{
+	h->broken = false;
+	h->devmgr = false;
+	h->broken_cause[0] = '\0';
+}
+
+bool upcall_is_broken(const struct upcall *h)
+{
+	return h->broken;
+}
+
 int64_t uc_now_ms(void)
 {
 	struct timespec ts;
@@ -224,6 +261,8 @@ void upcall_close(struct upcall *h)
 		close(h->fd);
 		h->fd = -1;
 	}
+	if (h)
+		h->devmgr = false;
 }
 
 void upcall_free(struct upcall *h)
@@ -279,6 +318,7 @@ int upcall_connect_fd(struct upcall *h, int fd)
 		return uc_fail(h, err, "cannot make fd %d non-blocking: %s", fd,
 			       strerror(-err));
 	upcall_close(h);
+	uc_reset_state(h);
 	h->fd = fd;
 	h->err[0] = '\0';
 	return 0;
@@ -295,6 +335,7 @@ int upcall_connect_vsock(struct upcall *h, uint32_t cid, uint32_t port)
 	int fd, err;
 
 	upcall_close(h);
+	uc_reset_state(h);
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return uc_fail(h, -errno, "vsock socket: %s", strerror(errno));
@@ -322,6 +363,7 @@ int upcall_connect_hybrid(struct upcall *h, const char *uds_path,
 	int fd, err;
 
 	upcall_close(h);
+	uc_reset_state(h);
 	if (!uds_path || !*uds_path)
 		return uc_fail(h, -EINVAL, "empty Unix socket path");
 	if (strlen(uds_path) >= sizeof(sa.sun_path))

@@ -3,8 +3,10 @@
  * libFuzzer: the reply decoder and the greeting check over arbitrary
  * bytes. The first two bytes pick the expected type and the batch size;
  * the rest is the message (zero padded or cut to 1024 bytes). Checks the
- * decoder's promises, not just the absence of crashes.
+ * decoder's promises (upcall.h: struct upcall_reply, upcall_decode_reply),
+ * Kata-shaped failures included, not just the absence of crashes.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +30,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(msg, data + 2, len);
 
 	if (upcall_decode_reply(msg, sizeof(msg), type, count, &r) == 0) {
+		bool cpu = type == 1 || type == 2;
+
 		if (r.msg_type != type)
 			abort();
-		if (r.has_apic_index && r.apic_index > count)
+		/* ret is 0 or a negative errno, never anything else. */
+		if (r.ret > 0 || r.ret < -4095)
 			abort();
-		if ((type == 1 || type == 2) && r.ret == 0 && r.apic_index != count)
+		/* A success is well formed: the whole batch, said in the reply. */
+		if (cpu && r.ret == 0 &&
+		    (!r.has_apic_index || r.apic_index != count || r.msg_size < 4))
 			abort();
-		if (type != 1 && type != 2 && r.has_apic_index)
+		/* A failure's index is trusted only below the batch size and
+		 * only if the reply carries it (Kata: msg_size 0). */
+		if (cpu && r.ret != 0 && r.has_apic_index &&
+		    (r.apic_index >= count || r.msg_size < 4))
+			abort();
+		if (!cpu && r.has_apic_index)
 			abort();
 	}
 	/* A short buffer is never a reply or a greeting. */

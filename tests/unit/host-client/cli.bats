@@ -251,3 +251,74 @@ EOF2
 	[[ $status -eq 3 ]]
 	jq -e '.error | contains("vsock 3:219")' <<<"$output"
 }
+
+@test "a Kata-shaped refusal (msg_size 0, ret -22) is a refusal: exit 1, not 3" {
+	# The guest answers ADD_CPU with {0x444D0100, 0, 1, 0, ret -22}.
+	start_fake --kata --cpu-accept 0 --cpu-errno 22
+	run --separate-stderr "$CTL" --uds "$RUN/vsock.sock" cpu add --apic-id 1
+	echo "exit $status: $stderr" >&3
+	[[ $status -eq 1 && $stderr == *"guest refused ADD_CPU"*"Invalid argument"* ]]
+	[[ $stderr != *malformed* ]]
+	run_json --uds "$RUN/vsock.sock" cpu add --apic-id 1
+	[[ $status -eq 1 ]]
+	jq -e '.errno == 22 and .guest.ret == -22 and .guest.apic_index == null and .unknown_apic_ids == [1]' <<<"$output"
+}
+
+@test "--qmp with a refusal that does not say how far it got: nothing removed, vCPUs named as unknown" {
+	start_fake --kata --cpu-accept 0 --cpu-errno 16
+	run_json --run "$RUN" cpu add 2
+	[[ $status -eq 1 ]]
+	jq -e '.unknown == ["upcall-cpu-1","upcall-cpu-2"] and .unknown_apic_ids == [1,2] and (has("rolled_back") | not)' <<<"$output"
+	run --separate-stderr "$CTL" --run "$RUN" cpu add 1
+	echo "exit $status: $stderr" >&3
+	[[ $status -eq 1 ]]
+	grep -q 'unknown state.*upcall-cpu-3 (APIC ID 3)' <<<"$stderr"
+	# The vCPUs stay in QEMU: all 3 non-boot slots are used now.
+	# A vCPU QEMU kept is announced again; refused, it is not removed.
+	run_json --run "$RUN" cpu add --apic-id 1
+	[[ $status -eq 1 ]]
+	jq -e '.unknown == ["upcall-cpu-1"] and .rolled_back == null' <<<"$output"
+}
+
+# lock_held FILE: some process holds an flock on FILE.
+lock_held() {
+	! flock -n "$1" true
+}
+
+@test "two runs against one VM do not interleave: the second waits for the lock, or says who holds it" {
+	start_fake --reply-delay-ms 1500
+	"$CTL" --run "$RUN" --json cpu add 1 >"$BATS_TEST_TMPDIR/a.json" 2>&1 3>&- &
+	local a=$!
+	for _ in $(seq 100); do
+		lock_held "$RUN/qmp.sock.lock" && break
+		sleep 0.02
+	done
+	lock_held "$RUN/qmp.sock.lock"
+	lock_held "$RUN/vsock.sock.lock"
+	run_json --run "$RUN" --lock-wait 0.2 cpu add 1
+	[[ $status -eq 3 ]]
+	jq -e --arg pid "$a" '.errno == 16 and (.error | contains("pid " + $pid) and contains("qmp.sock.lock") and contains("--lock-wait"))' <<<"$output"
+	# A run that may wait gets its turn after the first one.
+	run_json --run "$RUN" --lock-wait 10 cpu add 1
+	[[ $status -eq 0 ]]
+	wait "$a"
+	jq -e '.ok == true and .devices == ["upcall-cpu-1"]' "$BATS_TEST_TMPDIR/a.json"
+	jq -e '.devices == ["upcall-cpu-2"]' <<<"$output"
+	# The guest-only path locks the guest's socket too; --no-lock does not.
+	flock "$RUN/vsock.sock.lock" sleep 1 3>&- &
+	local holder=$!
+	for _ in $(seq 100); do
+		lock_held "$RUN/vsock.sock.lock" && break
+		sleep 0.02
+	done
+	run_json --uds "$RUN/vsock.sock" --lock-wait 0.1 cpu add --apic-id 7
+	[[ $status -eq 3 ]]
+	run_json --uds "$RUN/vsock.sock" --no-lock cpu add --apic-id 7
+	[[ $status -eq 0 ]]
+	wait "$holder"
+}
+
+@test "--lock-wait needs a number" {
+	run --separate-stderr "$CTL" --uds "$BATS_TEST_TMPDIR/x.sock" --lock-wait soon cpu add --apic-id 1
+	[[ $status -eq 2 && $stderr == *"--lock-wait"* ]]
+}

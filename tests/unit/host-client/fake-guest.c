@@ -18,7 +18,7 @@
 
 static void pause_us(unsigned int us)
 {
-	struct timespec ts = { 0, (long)us * 1000 };
+	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -112,6 +112,8 @@ static void serve(struct fake_guest *g, int fd)
 	struct timeval tv = { 5, 0 };
 	uint8_t msg[1024], reply[1024];
 	unsigned char service;
+	unsigned int replies = 0;
+	uint8_t stale[4];
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	pthread_mutex_lock(&g->lock);
@@ -152,6 +154,7 @@ static void serve(struct fake_guest *g, int fd)
 		le32(msg + 8, 1);
 	if (write_bytes(g, fd, msg, sizeof(msg)))
 		return;
+	le32(stale, g->kata_fill);
 	while (read_bytes(g, fd, msg, sizeof(msg))) {
 		uint32_t type = msg[8] | msg[9] << 8 | msg[10] << 16 | (uint32_t)msg[11] << 24;
 
@@ -163,9 +166,19 @@ static void serve(struct fake_guest *g, int fd)
 			wait_eof(fd);
 			return;
 		}
-		memset(reply, 0, sizeof(reply));
-		le32(reply, g->bad_magic ? 0x444D0200 : 0x444D0100);
+		if (g->kata) {
+			/* Kata's guest reuses one reply buffer: fill it once. */
+			if (replies == 0)
+				for (size_t i = 0; i < sizeof(reply); i += 4)
+					le32(reply + i, g->kata_fill);
+			le32(reply + 16, 0);
+		} else {
+			memset(reply, 0, sizeof(reply));
+		}
+		le32(reply, g->bad_magic || replies < g->garbage_replies ?
+		     0x444D0200 : 0x444D0100);
 		le32(reply + 8, type);
+		le32(reply + 12, 0);
 		if (type == 1 || type == 2) {
 			unsigned int count = msg[16];
 
@@ -196,6 +209,16 @@ static void serve(struct fake_guest *g, int fd)
 		} else {
 			le32(reply + 16, (uint32_t)-EOPNOTSUPP);
 		}
+		if (g->kata && (reply[16] | reply[17] | reply[18] | reply[19])) {
+			/* A failure: msg_size 0, apic_index not written. */
+			le32(reply + 4, 0);
+			if (type == 1 || type == 2)
+				memcpy(reply + 20, stale, 4);
+		}
+		memcpy(stale, reply + 20, 4);
+		replies++;
+		if (g->reply_delay_ms)
+			pause_us(g->reply_delay_ms * 1000);
 		if (g->close_mid_reply) {
 			write_bytes(g, fd, reply, 512);
 			return;

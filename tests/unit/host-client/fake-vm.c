@@ -2,8 +2,12 @@
 /*
  * fake-vm: a launcher run folder without a VM, for the CLI tests.
  *
- *   fake-vm --dir DIR [--cpu-accept K] [--mmio-ret ERRNO] [--status JSON]
+ *   fake-vm --dir DIR [--cpu-accept K] [--cpu-errno ERRNO] [--kata]
+ *           [--reply-delay-ms MS] [--mmio-ret ERRNO] [--status JSON]
  *           [--bad-greeting] [--silent] [--slots N]
+ *
+ * --kata answers failures as Kata's guest does (msg_size 0, apic_index
+ * left stale); --reply-delay-ms holds every device-manager reply back.
  *
  * Serves DIR/vsock.sock (hybrid vsock: device manager on 219, agent status
  * on 1219) and DIR/qmp.sock (fake QEMU), writes DIR/devices.json with one
@@ -42,6 +46,12 @@ int main(int argc, char **argv)
 			dir = argv[++i];
 		else if (!strcmp(a, "--cpu-accept") && v)
 			g.cpu_accept = atoi(argv[++i]);
+		else if (!strcmp(a, "--cpu-errno") && v)
+			g.cpu_errno = -atoi(argv[++i]);
+		else if (!strcmp(a, "--kata"))
+			g.kata = true;
+		else if (!strcmp(a, "--reply-delay-ms") && v)
+			g.reply_delay_ms = (unsigned int)atoi(argv[++i]);
 		else if (!strcmp(a, "--mmio-ret") && v)
 			g.mmio_ret = -atoi(argv[++i]);
 		else if (!strcmp(a, "--status") && v)

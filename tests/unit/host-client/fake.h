@@ -28,6 +28,13 @@ struct fake_guest {
 	int cpu_accept;          /* >= 0: fail CPU batches at this index */
 	int32_t cpu_errno;       /* the ret of such a failure (default -EBUSY) */
 	bool cpu_stale_index;    /* on failure leave apic_index = 0xdeadbeef */
+	/* Like Kata's guest: a failed request is answered with msg_size 0 and
+	 * the reply buffer otherwise as the previous reply (or kata_fill, at
+	 * first) left it, so offset 20 holds a stale apic_index. */
+	bool kata;
+	uint32_t kata_fill;      /* first contents of the reply buffer's words */
+	unsigned int reply_delay_ms; /* wait this long before each reply */
+	unsigned int garbage_replies; /* the first N replies: wrong magic */
 	int32_t mmio_ret;
 	bool track_present;      /* refuse ADD of present / DEL of absent IDs */
 	bool present[256];

@@ -73,7 +73,13 @@ static int teardown(void **state)
 	unlink(f->uds);
 	unlink(f->qmp);
 	unlink(f->devices);
-	rmdir(f->dir);
+	for (const char *const *p = (const char *const[]){ f->uds, f->qmp, NULL }; *p; p++) {
+		char lock[160];
+
+		snprintf(lock, sizeof(lock), "%s.lock", *p); /* the VM lock (lock.h) */
+		unlink(lock);
+	}
+	assert_int_equal(rmdir(f->dir), 0);
 	free(f);
 	return 0;
 }
@@ -167,6 +173,42 @@ static void add_stale_index_no_rollback(void **state)
 	assert_int_equal(run(f, "cpu add 2"), CTL_EGUEST);
 	assert_int_equal(f->q.nlog, 2); /* two device_add, no device_del */
 	assert_non_null(strstr(result_str(f, "error"), "nothing was rolled back"));
+}
+
+/* Kata's guest refuses with msg_size 0: a refusal (exit 1), and since
+ * how far the batch got is unknown, no vCPU is removed; both are named. */
+static void add_kata_refusal_unknown(void **state)
+{
+	struct fixture *f = *state;
+
+	f->g.kata = true;
+	f->g.kata_fill = 1; /* a plausible stale index: must not be trusted */
+	f->g.cpu_accept = 0;
+	f->g.cpu_errno = -EINVAL;
+	start(f);
+	assert_int_equal(run(f, "cpu add 2"), CTL_EGUEST);
+	assert_int_equal(f->q.nlog, 2); /* two device_add, no device_del */
+	assert_string_equal(result_str(f, "errno"), "22");
+	assert_string_equal(result_str(f, "unknown"), "[\"upcall-cpu-1\",\"upcall-cpu-2\"]");
+	assert_string_equal(result_str(f, "unknown_apic_ids"), "[1,2]");
+	assert_string_equal(result_str(f, "rolled_back"), "(absent)");
+	assert_string_equal(result_str(f, "guest"), "{\"ret\":-22,\"apic_index\":null}");
+	assert_true(f->q.slots[1].plugged);
+	assert_true(f->q.slots[2].plugged);
+}
+
+/* No reply in time: exit 3, the vCPUs created stay and are named. */
+static void add_timeout_unknown(void **state)
+{
+	struct fixture *f = *state;
+
+	f->g.reply_delay_ms = 600;
+	f->c.timeout_ms = 300;
+	start(f);
+	assert_int_equal(run(f, "cpu add 1"), CTL_ECONN);
+	assert_int_equal(f->q.nlog, 1);
+	assert_string_equal(result_str(f, "unknown"), "[\"upcall-cpu-1\"]");
+	assert_non_null(strstr(result_str(f, "error"), "timed out"));
 }
 
 static void add_device_add_fails_midway(void **state)
@@ -327,6 +369,24 @@ static void add_smt_topology(void **state)
 	assert_guest_request(f, 0, 1, want, 2);
 }
 
+
+/* Kata-shaped refusal of DEL_CPU: some of the batch may be gone from the
+ * guest, some not: nothing is removed from QEMU. */
+static void del_kata_refusal_unknown(void **state)
+{
+	struct fixture *f = *state;
+
+	plug_hot(f, 1);
+	plug_hot(f, 2);
+	f->g.kata = true;
+	f->g.cpu_accept = 1;
+	start(f);
+	assert_int_equal(run(f, "cpu del 2"), CTL_EGUEST);
+	assert_int_equal(f->q.nlog, 0);
+	assert_string_equal(result_str(f, "unknown"), "[\"upcall-cpu-2\",\"upcall-cpu-1\"]");
+	assert_string_equal(result_str(f, "released"), "[]");
+	assert_string_equal(result_str(f, "removed"), "(absent)");
+}
 
 static void del_highest_two(void **state)
 {
@@ -507,6 +567,9 @@ int main(void)
 		T(add_two),
 		T(add_rollback_by_apic_index),
 		T(add_stale_index_no_rollback),
+		T(add_kata_refusal_unknown),
+		T(add_timeout_unknown),
+		T(del_kata_refusal_unknown),
 		T(add_device_add_fails_midway),
 		T(add_not_enough_slots),
 		T(add_by_apic_id),

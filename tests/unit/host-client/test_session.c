@@ -166,6 +166,66 @@ static void codec_replies(void **state)
 	assert_int_equal(r.ret, -ENODEV);
 }
 
+/*
+ * Replies shaped like Kata's guest's: every failure has msg_size 0 and
+ * leaves apic_index as the reply buffer held it. A failure is a refusal
+ * carrying ret; an index is trusted only if present and below the batch.
+ */
+static void codec_kata_replies(void **state)
+{
+	static const struct {
+		const char *img;
+		uint32_t type;
+		unsigned int count;
+		int rc;          /* of upcall_decode_reply */
+		int32_t ret;
+		bool has_index;
+		uint32_t index;
+	} t[] = {
+		/* The reply: {0x444D0100, 0, 1, 0, ret -22}. */
+		{ "00014d44 00000000 01000000 00000000 eaffffff", 1, 1, 0, -EINVAL, false, 0 },
+		/* msg_size 0, stale bytes where apic_index would be. */
+		{ "00014d44 00000000 01000000 00000000 f0ffffff 01000000", 1, 3, 0, -EBUSY, false, 0 },
+		{ "00014d44 00000000 02000000 00000000 edffffff efbeadde", 2, 2, 0, -ENODEV, false, 0 },
+		/* msg_size 4 but the index is not below the batch: unknown. */
+		{ "00014d44 04000000 01000000 00000000 efffffff 03000000", 1, 3, 0, -EEXIST, false, 3 },
+		{ "00014d44 04000000 01000000 00000000 efffffff 04000000", 1, 3, 0, -EEXIST, false, 4 },
+		{ "00014d44 04000000 02000000 00000000 f0ffffff efbeadde", 2, 1, 0, -EBUSY, false, 0xdeadbeef },
+		/* A trusted index: below the batch size. */
+		{ "00014d44 04000000 01000000 00000000 efffffff 02000000", 1, 3, 0, -EEXIST, true, 2 },
+		{ "00014d44 04000000 01000000 00000000 efffffff 00000000", 1, 1, 0, -EEXIST, true, 0 },
+		/* A longer msg_size is fine; apic_index is still at offset 20. */
+		{ "00014d44 08000000 01000000 00000000 efffffff 01000000", 1, 3, 0, -EEXIST, true, 1 },
+		/* The largest errno the kernel uses. */
+		{ "00014d44 00000000 01000000 00000000 01f0ffff", 1, 1, 0, -4095, false, 0 },
+		/* Successes must still be well formed. */
+		{ "00014d44 00000000 01000000 00000000 00000000 01000000", 1, 1, -EPROTO, 0, false, 0 },
+		{ "00014d44 04000000 01000000 00000000 00000000 00000000", 1, 1, -EPROTO, 0, false, 0 },
+		{ "00014d44 04000000 02000000 00000000 00000000 03000000", 2, 2, -EPROTO, 0, false, 0 },
+		/* ret neither 0 nor a negative errno: not an answer. */
+		{ "00014d44 04000000 01000000 00000000 05000000 00000000", 1, 1, -EPROTO, 0, false, 0 },
+		{ "00014d44 00000000 05000000 00000000 00f0ffff", 5, 0, -EPROTO, 0, false, 0 },
+		{ "00014d44 00000000 05000000 00000000 00000080", 5, 0, -EPROTO, 0, false, 0 },
+		/* MMIO failure, Kata style (msg_size 0 like any MMIO reply). */
+		{ "00014d44 00000000 06000000 00000000 edffffff 41414141", 6, 0, 0, -ENODEV, false, 0 },
+	};
+	struct upcall_reply r;
+	uint8_t img[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		golden(img, t[i].img);
+		print_message("# row %zu: %s\n", i, t[i].img);
+		assert_int_equal(upcall_decode_reply(img, 1024, t[i].type, t[i].count, &r), t[i].rc);
+		if (t[i].rc)
+			continue;
+		assert_int_equal(r.ret, t[i].ret);
+		assert_int_equal(r.has_apic_index, t[i].has_index);
+		if (t[i].has_index || t[i].index)
+			assert_int_equal(r.apic_index, t[i].index);
+	}
+}
+
 static void codec_hybrid(void **state)
 {
 	static const char *const bad[] = {
@@ -305,6 +365,118 @@ static void session_stale_index(void **state)
 	assert_int_equal(upcall_cpu_del(f->h, ids75, 2, &r), 0);
 	assert_int_equal(r.ret, -EBUSY);
 	assert_false(r.has_apic_index);
+}
+
+/* Kata's guest refuses: msg_size 0, ret -22. A refusal, not a broken
+ * connection: the handle goes on serving. */
+static void session_kata_refusal(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t one[] = { 1 };
+	struct upcall_reply r;
+
+	f->g.kata = true;
+	f->g.kata_fill = 0x00000001; /* looks like a plausible index */
+	f->g.cpu_accept = 0;
+	f->g.cpu_errno = -EINVAL;
+	start_pair(f);
+	assert_int_equal(upcall_devmgr_start(f->h), 0);
+	assert_int_equal(upcall_cpu_add(f->h, one, 1, &r), 0);
+	assert_int_equal(r.ret, -EINVAL);
+	assert_int_equal(r.msg_size, 0);
+	assert_false(r.has_apic_index);
+	assert_non_null(strstr(upcall_last_error(f->h), "guest refused ADD_CPU"));
+	assert_non_null(strstr(upcall_last_error(f->h), "unknown"));
+	assert_false(upcall_is_broken(f->h));
+	assert_int_equal(upcall_mmio_add(f->h, 0xfeb00e00, 0x200, 12, &r), 0);
+	assert_int_equal(r.ret, 0);
+}
+
+/* Kata's guest after a success of 3 keeps apic_index 3 in its buffer; a
+ * failed batch of 2 then reads 3 at offset 20 (msg_size 0): unknown. */
+static void session_kata_stale_index(void **state)
+{
+	struct fixture *f = *state;
+	struct upcall_reply r;
+
+	f->g.kata = true;
+	f->g.track_present = true;
+	start_pair(f);
+	assert_int_equal(upcall_devmgr_start(f->h), 0);
+	assert_int_equal(upcall_cpu_add(f->h, ids123, 3, &r), 0);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.apic_index, 3);
+	assert_int_equal(upcall_cpu_del(f->h, ids75, 2, &r), 0);
+	assert_int_equal(r.ret, -ENODEV);
+	assert_false(r.has_apic_index);
+	run_and_stop(f);
+	assert_int_equal(f->g.n_req, 2);
+}
+
+/* A reply that comes after the timeout must never be read as the next
+ * request's: the handle is broken and refuses further calls. */
+static void session_broken_after_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct upcall_reply r;
+
+	f->g.reply_delay_ms = 400;
+	start_pair(f);
+	assert_int_equal(upcall_set_timeout(f->h, 150), 0);
+	assert_int_equal(upcall_devmgr_start(f->h), 0);
+	assert_int_equal(upcall_cpu_add(f->h, ids123, 3, &r), -ETIMEDOUT);
+	assert_true(upcall_is_broken(f->h));
+	usleep(500 * 1000); /* the late reply has been sent by now */
+	assert_int_equal(upcall_cpu_add(f->h, ids123, 3, &r), -EPIPE);
+	assert_non_null(strstr(upcall_last_error(f->h), "unusable"));
+	assert_non_null(strstr(upcall_last_error(f->h), "ADD_CPU: timed out"));
+	assert_int_equal(upcall_mmio_del(f->h, 0xfeb00e00, 0x200, 12, &r), -EPIPE);
+	assert_int_equal(upcall_devmgr_start(f->h), -EPIPE);
+	assert_int_equal(upcall_fd(f->h), -1);
+	run_and_stop(f);
+	assert_int_equal(f->g.n_req, 1); /* nothing was sent after the timeout */
+}
+
+/* A garbage reply (wrong magic) breaks the handle too, even though the
+ * guest's next reply would be well formed. */
+static void session_broken_after_garbage(void **state)
+{
+	struct fixture *f = *state;
+	struct upcall_reply r;
+
+	f->g.garbage_replies = 1;
+	start_pair(f);
+	assert_int_equal(upcall_devmgr_start(f->h), 0);
+	assert_int_equal(upcall_cpu_del(f->h, ids75, 2, &r), -EPROTO);
+	assert_true(upcall_is_broken(f->h));
+	assert_int_equal(upcall_cpu_del(f->h, ids75, 2, &r), -EPIPE);
+	assert_non_null(strstr(upcall_last_error(f->h), "reply malformed"));
+	run_and_stop(f);
+	assert_int_equal(f->g.n_req, 1);
+}
+
+/* A broken handle works again after a new connection; a request before
+ * the device manager is selected is refused without sending anything. */
+static void session_reconnect_after_broken(void **state)
+{
+	struct fixture *f = *state;
+	struct upcall_reply r;
+
+	f->g.garbage_replies = 1;
+	assert_int_equal(fake_guest_start_listen(&f->g, f->path), 0);
+	assert_int_equal(upcall_connect_hybrid(f->h, f->path, 219), 0);
+	assert_int_equal(upcall_cpu_add(f->h, ids75, 2, &r), -EINVAL);
+	assert_non_null(strstr(upcall_last_error(f->h), "upcall_devmgr_start"));
+	assert_int_equal(upcall_devmgr_start(f->h), 0);
+	assert_int_equal(upcall_devmgr_start(f->h), -EINVAL);
+	assert_int_equal(upcall_cpu_add(f->h, ids75, 2, &r), -EPROTO);
+	assert_int_equal(upcall_cpu_add(f->h, ids75, 2, &r), -EPIPE);
+	f->g.garbage_replies = 0;
+	assert_int_equal(upcall_connect_hybrid(f->h, f->path, 219), 0);
+	assert_false(upcall_is_broken(f->h));
+	assert_int_equal(upcall_devmgr_start(f->h), 0);
+	assert_int_equal(upcall_cpu_add(f->h, ids75, 2, &r), 0);
+	assert_int_equal(r.ret, 0);
 }
 
 static volatile sig_atomic_t alarms;
@@ -593,11 +765,17 @@ int main(void)
 		cmocka_unit_test(codec_encode_rejects),
 		cmocka_unit_test(codec_greeting),
 		cmocka_unit_test(codec_replies),
+		cmocka_unit_test(codec_kata_replies),
 		cmocka_unit_test(codec_hybrid),
 		cmocka_unit_test(strerror_text),
 		cmocka_unit_test_setup_teardown(session_golden_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_partial_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_stale_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_kata_refusal, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_kata_stale_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_broken_after_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_broken_after_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_reconnect_after_broken, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_dribble_eintr, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_bad_greeting, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_bad_magic, setup, teardown),
