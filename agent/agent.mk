@@ -1,7 +1,8 @@
 # Guest agent: PID 1 of the test guests (static musl binary).
 #
 #   make build/guest/agent      stripped agent (goal: <= 100 KiB)
-#   make check-unit-agent       cmocka tests of the pure parts (ASan/UBSan)
+#   make check-unit-agent       cmocka tests (ASan/UBSan): pure parts, loop, exec
+#   make check-e2e-agent        the agent in real guests (tests/e2e/agent.bats)
 
 AGENT_CC ?= musl-gcc
 AGENT_UAPI := $(BUILD)/uapi/include
@@ -18,7 +19,7 @@ AGENT_PURE_SRCS := agent/json.c agent/uevent.c agent/cmdline.c \
 	agent/cpulist.c agent/request.c agent/sysparse.c agent/strutil.c
 AGENT_IO_SRCS := agent/main.c agent/setup.c agent/loop.c agent/log.c \
 	agent/fdio.c agent/children.c agent/uevent_sock.c agent/server.c \
-	agent/exec.c agent/script.c agent/status.c agent/power.c
+	agent/exec.c agent/script.c agent/status.c agent/shutdown.c
 AGENT_OBJDIR := $(BUILD)/agent/obj
 AGENT_OBJS := $(patsubst agent/%.c,$(AGENT_OBJDIR)/%.o,$(AGENT_PURE_SRCS) $(AGENT_IO_SRCS))
 AGENT_UNSTRIPPED := $(BUILD)/agent/agent
@@ -61,17 +62,31 @@ $(AGENT_QUERY): $(AGENT_QUERY_OBJS)
 AGENT_TEST_SRCS := $(wildcard tests/unit/agent/test_*.c)
 AGENT_TEST_BINS := $(patsubst tests/unit/agent/%.c,$(BUILD)/agent/tests/%,$(AGENT_TEST_SRCS))
 
-$(BUILD)/agent/tests/test_%: tests/unit/agent/test_%.c $(AGENT_PURE_SRCS)
+# The loop, child reaping and exec jobs run on the host too (real pipes,
+# real /bin/sh); the rest of the I/O side needs a guest (vsock, PID 1).
+AGENT_HOST_IO_SRCS := agent/loop.c agent/fdio.c agent/log.c agent/children.c \
+	agent/exec.c
+
+$(BUILD)/agent/tests/test_%: tests/unit/agent/test_%.c $(AGENT_PURE_SRCS) \
+		$(AGENT_HOST_IO_SRCS) $(wildcard agent/*.h)
 	$(call quiet,HOSTCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -Iagent $(JSONC_CFLAGS) -o $@ $< \
-		$(AGENT_PURE_SRCS) $(JSONC_LIBS) -lcmocka
+		$(AGENT_PURE_SRCS) $(AGENT_HOST_IO_SRCS) $(JSONC_LIBS) -lcmocka
 
 CHECK_SUITES += unit-agent
 .PHONY: check-unit-agent agent-size
 check-unit-agent: $(AGENT_TEST_BINS)
 	$(Q)tools/tap-run.sh unit-agent bash -c \
 		'rc=0; for t in $(AGENT_TEST_BINS); do $$t || rc=1; done; exit $$rc'
+
+# End-to-end: PID 1 duties (busybox halt/poweroff/reboot) and the status
+# service (who may reboot/exec, a flooding exec) in real guests.
+CHECK_SUITES += e2e-agent
+.PHONY: check-e2e-agent
+check-e2e-agent: $(BUILD)/guest/bzImage $(BUILD)/guest/initramfs.cpio.gz \
+		$(if $(wildcard vsock-backend/*.mk),$(BIN)/upcall-vsockd)
+	$(Q)tools/tap-run.sh e2e-agent bats --tap tests/e2e/agent.bats
 
 # Size goal (<= 100 KiB stripped): a figure, printed by `make bench`.
 BENCH_TARGETS += agent-size

@@ -27,6 +27,12 @@
 #define AGENT_EXEC_TIMEOUT_MS 30000
 /* exec: output kept (stdout+stderr); the rest is read and discarded. */
 #define AGENT_EXEC_OUTPUT_MAX (64 * 1024)
+/*
+ * exec: output read in all (kept or discarded); a command writing more is
+ * killed (SIGKILL to its process group), so one that never stops writing
+ * (`exec yes`) ends at once instead of at the deadline.
+ */
+#define AGENT_EXEC_READ_MAX (16 * 1024 * 1024)
 /* exec: commands running at once. */
 #define AGENT_MAX_EXECS 4
 

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/*
- * Child processes: SIGCHLD arrives through a signalfd in the event loop,
- * and every exited child is reaped -- our own (script, exec shells) and the
- * orphans the kernel reparents to PID 1.
- */
+/* Child processes; see children.h. */
+#include "children.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -11,10 +9,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "log.h"
 
-static void reap(struct agent *ag)
+static struct child_watch *watched;
+static struct watch sigchld = { .fd = -1 };
+
+static void dispatch(pid_t pid, int wstatus)
+{
+	struct child_watch **p;
+
+	for (p = &watched; *p; p = &(*p)->next) {
+		struct child_watch *cw = *p;
+
+		if (cw->pid == pid) {
+			*p = cw->next;
+			cw->next = NULL;
+			cw->pid = 0;
+			cw->fn(cw, wstatus);
+			return;
+		}
+	}
+	/* an orphan, or a child whose owner gave up on it: nothing to do */
+}
+
+bool children_reap(void)
 {
 	for (;;) {
 		int st;
@@ -23,19 +41,18 @@ static void reap(struct agent *ag)
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != ECHILD)
-				log_errno("waitpid");
-			return;
+			if (errno == ECHILD)
+				return false;
+			log_errno("waitpid");
+			return true;
 		}
 		if (pid == 0)
-			return;
-		if (script_child_exited(ag, pid, st))
-			continue;
-		(void)server_child_exited(ag, pid, st);
+			return true;
+		dispatch(pid, st);
 	}
 }
 
-static void on_sigchld(struct agent *ag, struct watch *w, uint32_t events)
+static void on_sigchld(struct watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si[8];
 	ssize_t r;
@@ -47,33 +64,56 @@ static void on_sigchld(struct agent *ag, struct watch *w, uint32_t events)
 	} while (r > 0 || (r < 0 && errno == EINTR));
 	if (r < 0 && errno != EAGAIN)
 		log_errno("read signalfd");
-	reap(ag);
+	(void)children_reap();
 }
 
-static sigset_t blocked;
-
-int children_init(struct agent *ag)
+int children_init(struct loop *l)
 {
-	sigemptyset(&blocked);
-	sigaddset(&blocked, SIGCHLD);
-	sigaddset(&blocked, SIGPIPE);	/* EPIPE from write() instead */
-	if (sigprocmask(SIG_BLOCK, &blocked, NULL) < 0) {
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
 		log_errno("sigprocmask");
 		return -1;
 	}
-	sigdelset(&blocked, SIGPIPE);
-	ag->sigchld.fn = on_sigchld;
-	ag->sigchld.fd = signalfd(-1, &blocked, SFD_NONBLOCK | SFD_CLOEXEC);
-	sigaddset(&blocked, SIGPIPE);
-	if (ag->sigchld.fd < 0) {
+	sigdelset(&set, SIGPIPE);
+	sigchld.fn = on_sigchld;
+	sigchld.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigchld.fd < 0) {
 		log_errno("signalfd");
 		return -1;
 	}
-	if (loop_add(ag, &ag->sigchld, EPOLLIN) < 0)
+	if (loop_add(l, &sigchld, EPOLLIN) < 0) {
+		loop_close(&sigchld);
 		return -1;
+	}
 	/* children that exited before the signalfd existed */
-	reap(ag);
+	(void)children_reap();
 	return 0;
+}
+
+void children_watch(struct child_watch *cw, pid_t pid, child_fn fn)
+{
+	cw->pid = pid;
+	cw->fn = fn;
+	cw->next = watched;
+	watched = cw;
+}
+
+void children_unwatch(struct child_watch *cw)
+{
+	struct child_watch **p;
+
+	for (p = &watched; *p; p = &(*p)->next) {
+		if (*p == cw) {
+			*p = cw->next;
+			break;
+		}
+	}
+	cw->next = NULL;
+	cw->pid = 0;
 }
 
 void children_reset_signals(void)

@@ -91,4 +91,6 @@ void cmdline_parse_agent(const char *s, size_t n, struct agent_cmdline *cfg)
 	}
 	r = cmdline_get(s, n, "agent.exec", val, sizeof(val));
 	cfg->exec_enabled = r == 1 && strcmp(val, "1") == 0;
+	r = cmdline_get(s, n, "agent.trust_local", val, sizeof(val));
+	cfg->trust_local = r == 1 && strcmp(val, "1") == 0;
 }

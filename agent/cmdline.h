@@ -24,6 +24,7 @@ int cmdline_get(const char *s, size_t n, const char *key, char *out,
 struct agent_cmdline {
 	char script[CMDLINE_VALUE_MAX];	/* agent.script=PATH, "" if none */
 	bool exec_enabled;		/* agent.exec=1 */
+	bool trust_local;		/* agent.trust_local=1 */
 	bool script_too_long;		/* agent.script was given but too long */
 };
 

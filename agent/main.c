@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * upcall guest agent: PID 1 of the test guests. Sets the system up, then
- * serves uevents, children and status clients from one event loop. It never
- * exits (that would panic the kernel): a failed setup step is reported and
- * the rest keeps working.
+ * serves uevents, children, signals and status clients from one event
+ * loop. It never exits (that would panic the kernel): a failed setup step
+ * is reported and the rest keeps working.
  */
-#include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "children.h"
+#include "exec.h"
 #include "fdio.h"
 #include "log.h"
+#include "loop.h"
+#include "script.h"
+#include "server.h"
+#include "shutdown.h"
+#include "uevent_sock.h"
 
 static struct agent ag;
+static struct server_config server_cfg;
 
 static void read_cmdline(struct agent *a)
 {
@@ -27,11 +33,15 @@ static void read_cmdline(struct agent *a)
 	cmdline_parse_agent(buf, (size_t)n, &a->cfg);
 }
 
+/* the status service's `reboot` */
+static void reboot_requested(void)
+{
+	shutdown_start(SHUTDOWN_REBOOT);
+}
+
 int main(void)
 {
-	ag.uevent.fd = -1;
-	ag.listener.fd = -1;
-	ag.sigchld.fd = -1;
+	struct loop *loop;
 
 	setup_mounts(&ag);
 	setup_console(&ag);
@@ -41,18 +51,24 @@ int main(void)
 			(int)getpid());
 	read_cmdline(&ag);
 
-	if (loop_init(&ag) < 0) {
+	loop = loop_new();
+	if (!loop) {
 		/* nothing can be served without the loop: just stay alive */
 		log_msg("fatal: no event loop; idling");
 		for (;;)
 			pause();
 	}
-	ag.children_ok = children_init(&ag) == 0;
-	ag.uevents_ok = uevent_init(&ag) == 0;
-	ag.vsock_ok = server_init(&ag) == 0;
+	ag.children_ok = children_init(loop) == 0;
+	if (shutdown_init(loop) < 0)
+		log_msg("halt, poweroff and reboot without -f will not work");
+	ag.uevents_ok = uevent_init(loop) == 0;
+	server_cfg.exec_enabled = ag.cfg.exec_enabled;
+	server_cfg.trust_local = ag.cfg.trust_local;
+	server_cfg.exec_limits = &exec_default_limits;
+	server_cfg.reboot = reboot_requested;
+	ag.vsock_ok = server_init(loop, &server_cfg) == 0;
 
 	ready_announce(&ag);
-	script_start(&ag);
-	loop_run(&ag);
-	return 0;
+	script_start(&ag.cfg);
+	loop_run(loop);
 }

@@ -2,6 +2,7 @@
 /* Status service request parsing; see request.h. */
 #include "request.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "strutil.h"
@@ -49,4 +50,23 @@ void request_parse(const char *line, size_t n, struct request *req)
 		return;
 	}
 	req->error = "unknown request";
+}
+
+const char *request_refused(enum req_kind kind, unsigned int peer_cid,
+			    unsigned int local_cid, bool trust_local,
+			    char *buf, size_t cap)
+{
+	/* VMADDR_CID_ANY (-1U) stands for "unknown", never for a peer */
+	bool local = peer_cid == REQ_CID_LOCAL ||
+		     (peer_cid == local_cid && local_cid != REQ_CID_ANY);
+
+	if (kind != REQ_REBOOT && kind != REQ_EXEC)
+		return NULL;
+	if (peer_cid == REQ_CID_HOST || (local && trust_local))
+		return NULL;
+	snprintf(buf, cap,
+		 "exec and reboot are only accepted from the host (CID 2), "
+		 "not from CID %u%s", peer_cid,
+		 local ? " (guest-local clients need agent.trust_local=1)" : "");
+	return buf;
 }

@@ -1,13 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/*
- * The vsock status service: one request line per connection, one JSON
- * reply line, then close. Every client is a small state machine driven by
- * the event loop with a deadline in each state, so a silent or slow peer
- * never holds up PID 1, and an exec request runs while others are served.
- */
+/* The vsock status service; see server.h. */
+#include "server.h"
+
 #include <errno.h>
-#include <signal.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -17,89 +12,87 @@
 
 #include <linux/vm_sockets.h>
 
-#include "agent.h"
-#include "fdio.h"
+#include "agent_proto.h"
+#include "children.h"
 #include "json.h"
 #include "log.h"
 #include "request.h"
+#include "status.h"
 
 enum client_state {
 	C_READ,		/* waiting for the request line */
-	C_EXEC,		/* exec request: shell running */
+	C_EXEC,		/* exec request: command running */
 	C_WRITE,	/* sending the reply */
 	C_LINGER,	/* reboot: reply sent, waiting for the peer to close */
-	C_DEAD,		/* closed, freed in server_tick() */
+	C_DEAD,		/* closed; freed by its timer after this loop round */
 };
 
 struct client {
 	struct watch sock;
+	struct loop_timer timer;	/* the state's deadline */
 	enum client_state state;
-	unsigned long long deadline;
+	unsigned int slot;
+	unsigned int peer_cid, local_cid;
 	char req[AGENT_REQ_MAX + 1];
 	size_t req_len;
 	char *reply;
 	size_t reply_len, reply_off;
 	bool reboot_after;
-
-	/* exec */
-	struct watch pipe;
-	pid_t pid;
-	char *out;
-	size_t out_len;
-	bool truncated;
+	struct exec_job job;
 };
-
-#define CLIENT_OF(w, member) \
-	((struct client *)(void *)((char *)(w) - offsetof(struct client, member)))
 
 #define LINGER_MS 2000
 
-static unsigned int running_execs(struct agent *ag)
-{
-	unsigned int i, n = 0;
+static struct {
+	struct loop *loop;
+	const struct server_config *cfg;
+	struct watch listener;
+	struct client *clients[AGENT_MAX_CLIENTS];
+} srv = { .listener = { .fd = -1 } };
 
-	for (i = 0; i < AGENT_MAX_CLIENTS; i++)
-		if (ag->clients[i] && ag->clients[i]->state == C_EXEC)
-			n++;
-	return n;
+static void set_state(struct client *c, enum client_state s,
+		      unsigned long long timeout_ms)
+{
+	c->state = s;
+	loop_timer_arm(&c->timer, timeout_ms);
 }
 
-static void close_watch(struct agent *ag, struct watch *w)
+/* Closes the connection; the memory goes after this loop round. */
+static void client_kill(struct client *c)
 {
-	if (w->fd < 0)
-		return;
-	loop_del(ag, w);
-	if (close(w->fd) < 0)
-		log_errno("server: close");
-	w->fd = -1;
+	loop_close(&c->sock);
+	set_state(c, C_DEAD, 0);
 }
 
-static void client_kill(struct agent *ag, struct client *c)
+static void client_free(struct client *c)
 {
-	close_watch(ag, &c->sock);
-	close_watch(ag, &c->pipe);
-	c->state = C_DEAD;
+	srv.clients[c->slot] = NULL;
+	loop_timer_del(&c->timer);
+	exec_release(&c->job);
+	free(c->reply);
+	free(c);
 }
 
-static void on_sock(struct agent *ag, struct watch *w, uint32_t events);
+static void do_reboot(void)
+{
+	if (srv.cfg->reboot)
+		srv.cfg->reboot();
+}
 
 /* Takes ownership of buf (malloc'd, NUL-terminated JSON without '\n'). */
-static void client_reply(struct agent *ag, struct client *c, char *buf,
-			 size_t len)
+static void client_reply(struct client *c, char *buf, size_t len)
 {
 	buf[len] = '\n';	/* callers leave room for it */
 	c->reply = buf;
 	c->reply_len = len + 1;
 	c->reply_off = 0;
-	c->state = C_WRITE;
-	c->deadline = now_ms() + AGENT_REPLY_TIMEOUT_MS;
-	if (loop_mod(ag, &c->sock, EPOLLOUT) < 0)
-		client_kill(ag, c);
+	set_state(c, C_WRITE, AGENT_REPLY_TIMEOUT_MS);
+	if (loop_mod(&c->sock, EPOLLOUT) < 0)
+		client_kill(c);
 }
 
 /* Replies {"ok":true} (key "ok") or {"<key>":"<msg>"}. */
-static void reply_small(struct agent *ag, struct client *c, const char *key,
-			const char *msg)
+static void reply_small(struct client *c, const char *key, const char *msg)
 {
 	size_t cap = jb_escaped_max(strlen(msg)) + 64;
 	char *buf = malloc(cap);
@@ -108,7 +101,7 @@ static void reply_small(struct agent *ag, struct client *c, const char *key,
 
 	if (!buf) {
 		log_errno("server: malloc");
-		client_kill(ag, c);
+		client_kill(c);
 		return;
 	}
 	jb_init(&jb, buf, cap - 1);
@@ -121,20 +114,20 @@ static void reply_small(struct agent *ag, struct client *c, const char *key,
 	n = jb_finish(&jb);
 	if (n < 0) {
 		free(buf);
-		client_kill(ag, c);
+		client_kill(c);
 		return;
 	}
-	client_reply(ag, c, buf, (size_t)n);
+	client_reply(c, buf, (size_t)n);
 }
 
-static void reply_error(struct agent *ag, struct client *c, const char *msg)
+static void reply_error(struct client *c, const char *msg)
 {
-	reply_small(ag, c, "error", msg);
+	reply_small(c, "error", msg);
 }
 
 #define STATUS_MAX (64 * 1024)
 
-static void do_status(struct agent *ag, struct client *c)
+static void do_status(struct client *c)
 {
 	char *buf = malloc(STATUS_MAX + 1);
 	struct jbuf jb;
@@ -142,79 +135,136 @@ static void do_status(struct agent *ag, struct client *c)
 
 	if (!buf) {
 		log_errno("server: malloc");
-		reply_error(ag, c, "out of memory");
+		reply_error(c, "out of memory");
 		return;
 	}
 	jb_init(&jb, buf, STATUS_MAX);
 	n = status_build(&jb);
 	if (n < 0) {
 		free(buf);
-		reply_error(ag, c, "status does not fit in the reply");
+		reply_error(c, "status does not fit in the reply");
 		return;
 	}
-	client_reply(ag, c, buf, (size_t)n);
+	client_reply(c, buf, (size_t)n);
 }
 
-static void on_pipe(struct agent *ag, struct watch *w, uint32_t events);
-
-static void do_exec(struct agent *ag, struct client *c, const char *cmd,
-		    size_t len)
+static unsigned int running_execs(void)
 {
-	if (!ag->cfg.exec_enabled) {
-		reply_error(ag, c, "exec is disabled (boot with agent.exec=1)");
-		return;
-	}
-	if (running_execs(ag) >= AGENT_MAX_EXECS) {
-		reply_error(ag, c, "too many exec requests running");
-		return;
-	}
-	c->out = malloc(AGENT_EXEC_OUTPUT_MAX);
-	if (!c->out) {
-		log_errno("server: malloc");
-		reply_error(ag, c, "out of memory");
-		return;
-	}
-	c->pid = exec_spawn(cmd, len, &c->pipe.fd);
-	if (c->pid < 0) {
-		reply_error(ag, c, "cannot start /bin/sh");
-		return;
-	}
-	c->pipe.fn = on_pipe;
-	if (loop_add(ag, &c->pipe, EPOLLIN) < 0) {
-		/* no output then, but the exit status still comes */
-		if (close(c->pipe.fd) < 0)
-			log_errno("server: close");
-		c->pipe.fd = -1;
-	}
-	/* the socket is not watched while the command runs */
-	loop_del(ag, &c->sock);
-	c->state = C_EXEC;
-	c->deadline = now_ms() + AGENT_EXEC_TIMEOUT_MS;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < AGENT_MAX_CLIENTS; i++)
+		if (srv.clients[i] && srv.clients[i]->state == C_EXEC)
+			n++;
+	return n;
 }
 
-static void dispatch(struct agent *ag, struct client *c, size_t len)
+static void exec_done(struct exec_job *job)
+{
+	struct client *c = container_of(job, struct client, job);
+	size_t cap = jb_escaped_max(job->out_len) + 128;
+	char *buf;
+	struct jbuf jb;
+	long n;
+
+	/* the socket was taken out of the loop while the command ran */
+	if (loop_add(srv.loop, &c->sock, EPOLLOUT) < 0) {
+		client_kill(c);
+		return;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		log_errno("server: malloc");
+		exec_release(job);
+		reply_error(c, "out of memory");
+		return;
+	}
+	jb_init(&jb, buf, cap - 1);
+	jb_obj_open(&jb);
+	if (job->timed_out) {
+		jb_kv_i64(&jb, "status", -1);
+		jb_kv_bool(&jb, "timeout", true);
+	} else {
+		jb_kv_i64(&jb, "status", child_exit_code(job->wstatus));
+		if (WIFSIGNALED(job->wstatus))
+			jb_kv_i64(&jb, "signal", WTERMSIG(job->wstatus));
+	}
+	jb_kv_strn(&jb, "output", job->out, job->out_len);
+	if (job->truncated)
+		jb_kv_bool(&jb, "truncated", true);
+	if (job->output_limit)
+		jb_kv_bool(&jb, "output_limit", true);
+	jb_obj_close(&jb);
+	n = jb_finish(&jb);
+	exec_release(job);
+	if (n < 0) {
+		free(buf);
+		reply_error(c, "exec reply does not fit");
+		return;
+	}
+	client_reply(c, buf, (size_t)n);
+}
+
+static void do_exec(struct client *c, const char *cmd, size_t len)
+{
+	if (!srv.cfg->exec_enabled) {
+		reply_error(c, "exec is disabled (boot with agent.exec=1)");
+		return;
+	}
+	if (running_execs() >= AGENT_MAX_EXECS) {
+		reply_error(c, "too many exec requests running");
+		return;
+	}
+	if (exec_start(srv.loop, &c->job, cmd, len, srv.cfg->exec_limits,
+		       exec_done) < 0) {
+		reply_error(c, "cannot start /bin/sh");
+		return;
+	}
+	/* the socket is not watched while the command runs; the job has
+	 * its own deadline */
+	loop_del(&c->sock);
+	c->state = C_EXEC;
+	loop_timer_disarm(&c->timer);
+}
+
+static void dispatch(struct client *c, size_t len)
 {
 	struct request req;
+	char why[192];
 
 	request_parse(c->req, len, &req);
+	if (req.kind == REQ_INVALID) {
+		reply_error(c, req.error ? req.error : "invalid request");
+		return;
+	}
+	if (request_refused(req.kind, c->peer_cid, c->local_cid,
+			    srv.cfg->trust_local, why, sizeof(why))) {
+		log_msg("server: refused %s from CID %u",
+			req.kind == REQ_EXEC ? "exec" : "reboot", c->peer_cid);
+		reply_error(c, why);
+		return;
+	}
 	switch (req.kind) {
 	case REQ_STATUS:
-		do_status(ag, c);
+		do_status(c);
 		return;
 	case REQ_REBOOT:
+		if (c->peer_cid == REQ_CID_HOST)
+			log_msg("reboot requested by the host (CID 2)");
+		else
+			log_msg("reboot requested by guest-local CID %u",
+				c->peer_cid);
 		c->reboot_after = true;
-		reply_small(ag, c, "ok", "");
+		reply_small(c, "ok", "");
 		return;
 	case REQ_EXEC:
-		do_exec(ag, c, req.arg, req.arg_len);
+		do_exec(c, req.arg, req.arg_len);
 		return;
 	case REQ_INVALID:
 		break;
 	}
-	reply_error(ag, c, req.error ? req.error : "invalid request");
 }
 
-static void read_request(struct agent *ag, struct client *c)
+static void read_request(struct client *c)
 {
 	for (;;) {
 		size_t room = AGENT_REQ_MAX - c->req_len;
@@ -222,7 +272,7 @@ static void read_request(struct agent *ag, struct client *c)
 		ssize_t r;
 
 		if (room == 0) {
-			reply_error(ag, c, "request too long");
+			reply_error(c, "request too long");
 			return;
 		}
 		r = read(c->sock.fd, c->req + c->req_len, room);
@@ -230,44 +280,44 @@ static void read_request(struct agent *ag, struct client *c)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				client_kill(ag, c);
+				client_kill(c);
 			return;
 		}
 		if (r == 0) {
 			/* a last line without '\n' still counts */
 			if (c->req_len > 0)
-				dispatch(ag, c, c->req_len);
+				dispatch(c, c->req_len);
 			else
-				client_kill(ag, c);
+				client_kill(c);
 			return;
 		}
 		nl = memchr(c->req + c->req_len, '\n', (size_t)r);
 		c->req_len += (size_t)r;
 		if (nl) {
-			dispatch(ag, c, (size_t)(nl - c->req));
+			dispatch(c, (size_t)(nl - c->req));
 			return;
 		}
 	}
 }
 
-static void finish_write(struct agent *ag, struct client *c)
+/* The reply is out, or cannot be delivered: a reboot happens either way. */
+static void end_reply(struct client *c, bool delivered)
 {
 	if (!c->reboot_after) {
-		client_kill(ag, c);
+		client_kill(c);
 		return;
 	}
 	/* let the reply reach the host before the VM goes away */
-	if (shutdown(c->sock.fd, SHUT_WR) < 0 ||
-	    loop_mod(ag, &c->sock, EPOLLIN | EPOLLRDHUP) < 0) {
-		client_kill(ag, c);
-		ag->reboot_requested = true;
+	if (!delivered || shutdown(c->sock.fd, SHUT_WR) < 0 ||
+	    loop_mod(&c->sock, EPOLLIN | EPOLLRDHUP) < 0) {
+		client_kill(c);
+		do_reboot();
 		return;
 	}
-	c->state = C_LINGER;
-	c->deadline = now_ms() + LINGER_MS;
+	set_state(c, C_LINGER, LINGER_MS);
 }
 
-static void write_reply(struct agent *ag, struct client *c)
+static void write_reply(struct client *c)
 {
 	while (c->reply_off < c->reply_len) {
 		ssize_t w = write(c->sock.fd, c->reply + c->reply_off,
@@ -278,37 +328,35 @@ static void write_reply(struct agent *ag, struct client *c)
 				continue;
 			if (errno == EAGAIN)
 				return;
-			/* the peer went away; a reboot still happens */
-			if (c->reboot_after)
-				ag->reboot_requested = true;
-			client_kill(ag, c);
+			/* the peer went away */
+			end_reply(c, false);
 			return;
 		}
 		c->reply_off += (size_t)w;
 	}
-	finish_write(ag, c);
+	end_reply(c, true);
 }
 
-static void on_sock(struct agent *ag, struct watch *w, uint32_t events)
+static void on_sock(struct watch *w, uint32_t events)
 {
-	struct client *c = CLIENT_OF(w, sock);
+	struct client *c = container_of(w, struct client, sock);
 	char junk[256];
 
 	(void)events;
 	switch (c->state) {
 	case C_READ:
-		read_request(ag, c);
+		read_request(c);
 		break;
 	case C_WRITE:
-		write_reply(ag, c);
+		write_reply(c);
 		break;
 	case C_LINGER:
 		/* anything but "no data yet" ends the wait */
 		if (read(c->sock.fd, junk, sizeof(junk)) < 0 &&
 		    (errno == EAGAIN || errno == EINTR))
 			break;
-		client_kill(ag, c);
-		ag->reboot_requested = true;
+		client_kill(c);
+		do_reboot();
 		break;
 	case C_EXEC:
 	case C_DEAD:
@@ -316,193 +364,39 @@ static void on_sock(struct agent *ag, struct watch *w, uint32_t events)
 	}
 }
 
-/* Reads what the command wrote; keeps the first AGENT_EXEC_OUTPUT_MAX bytes. */
-static void drain_pipe(struct agent *ag, struct client *c)
+static void on_timer(struct loop_timer *t, unsigned long long now)
 {
-	char discard[4096];
+	struct client *c = container_of(t, struct client, timer);
 
-	while (c->pipe.fd >= 0) {
-		size_t room = AGENT_EXEC_OUTPUT_MAX - c->out_len;
-		ssize_t r;
-
-		if (room)
-			r = read(c->pipe.fd, c->out + c->out_len, room);
-		else	/* keep the pipe flowing so the command never blocks */
-			r = read(c->pipe.fd, discard, sizeof(discard));
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				log_errno("exec: read");
-			if (errno == EAGAIN)
-				return;
-			close_watch(ag, &c->pipe);
-			return;
-		}
-		if (r == 0) {
-			close_watch(ag, &c->pipe);
-			return;
-		}
-		if (room)
-			c->out_len += (size_t)r;
-		else
-			c->truncated = true;
-	}
-}
-
-static void on_pipe(struct agent *ag, struct watch *w, uint32_t events)
-{
-	(void)events;
-	drain_pipe(ag, CLIENT_OF(w, pipe));
-}
-
-static void exec_reply(struct agent *ag, struct client *c, int wstatus,
-		       bool timed_out)
-{
-	size_t cap = jb_escaped_max(c->out_len) + 128;
-	char *buf;
-	struct jbuf jb;
-	long n;
-
-	drain_pipe(ag, c);
-	/* a background child may hold the pipe open: we do not wait for it */
-	close_watch(ag, &c->pipe);
-	c->pid = 0;
-	/* the socket was taken out of the loop while the command ran */
-	if (loop_add(ag, &c->sock, EPOLLOUT) < 0) {
-		client_kill(ag, c);
-		return;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		log_errno("server: malloc");
-		free(c->out);
-		c->out = NULL;
-		reply_error(ag, c, "out of memory");
-		return;
-	}
-	jb_init(&jb, buf, cap - 1);
-	jb_obj_open(&jb);
-	if (timed_out) {
-		jb_kv_i64(&jb, "status", -1);
-		jb_kv_bool(&jb, "timeout", true);
-	} else {
-		jb_kv_i64(&jb, "status", child_exit_code(wstatus));
-		if (WIFSIGNALED(wstatus))
-			jb_kv_i64(&jb, "signal", WTERMSIG(wstatus));
-	}
-	jb_kv_strn(&jb, "output", c->out, c->out_len);
-	if (c->truncated)
-		jb_kv_bool(&jb, "truncated", true);
-	jb_obj_close(&jb);
-	n = jb_finish(&jb);
-	free(c->out);
-	c->out = NULL;
-	if (n < 0) {
-		free(buf);
-		reply_error(ag, c, "exec reply does not fit");
-		return;
-	}
-	client_reply(ag, c, buf, (size_t)n);
-}
-
-bool server_child_exited(struct agent *ag, pid_t pid, int wstatus)
-{
-	unsigned int i;
-
-	for (i = 0; i < AGENT_MAX_CLIENTS; i++) {
-		struct client *c = ag->clients[i];
-
-		if (c && c->state == C_EXEC && c->pid == pid) {
-			exec_reply(ag, c, wstatus, false);
-			return true;
-		}
-	}
-	return false;
-}
-
-static void client_free(struct agent *ag, unsigned int i)
-{
-	struct client *c = ag->clients[i];
-
-	free(c->reply);
-	free(c->out);
-	free(c);
-	ag->clients[i] = NULL;
-}
-
-static void on_timeout(struct agent *ag, struct client *c)
-{
+	(void)now;
 	switch (c->state) {
 	case C_READ:
-		reply_error(ag, c, "timed out waiting for the request line");
-		break;
-	case C_EXEC:
-		log_msg("exec: timed out after %d ms, killing process group %d",
-			AGENT_EXEC_TIMEOUT_MS, (int)c->pid);
-		if (kill(-c->pid, SIGKILL) < 0)
-			log_errno("exec: kill");
-		/* the reaper collects it later; it is no longer ours */
-		exec_reply(ag, c, 0, true);
+		reply_error(c, "timed out waiting for the request line");
 		break;
 	case C_WRITE:
-		if (c->reboot_after)
-			ag->reboot_requested = true;
-		client_kill(ag, c);
+		end_reply(c, false);
 		break;
 	case C_LINGER:
-		client_kill(ag, c);
-		ag->reboot_requested = true;
+		client_kill(c);
+		do_reboot();
 		break;
 	case C_DEAD:
+		client_free(c);
 		break;
+	case C_EXEC:
+		break;	/* the job's own deadline ends it */
 	}
 }
 
-unsigned long long server_next_deadline(struct agent *ag)
+static void accept_one(int fd, const struct sockaddr_vm *peer)
 {
-	unsigned long long next = 0;
-	unsigned int i;
-
-	for (i = 0; i < AGENT_MAX_CLIENTS; i++) {
-		struct client *c = ag->clients[i];
-
-		if (!c)
-			continue;
-		if (c->state == C_DEAD)
-			return 1;	/* free it right away */
-		if (!next || c->deadline < next)
-			next = c->deadline;
-	}
-	return next;
-}
-
-void server_tick(struct agent *ag, unsigned long long now)
-{
-	unsigned int i;
-
-	for (i = 0; i < AGENT_MAX_CLIENTS; i++) {
-		struct client *c = ag->clients[i];
-
-		if (c && c->state != C_DEAD && now >= c->deadline)
-			on_timeout(ag, c);
-		if (c && c->state == C_DEAD)
-			client_free(ag, i);
-	}
-	if (ag->reboot_requested) {
-		ag->reboot_requested = false;
-		power_reboot();
-	}
-}
-
-static void accept_one(struct agent *ag, int fd)
-{
+	struct sockaddr_vm local;
+	socklen_t len = sizeof(local);
 	struct client *c;
 	unsigned int i;
 
 	for (i = 0; i < AGENT_MAX_CLIENTS; i++)
-		if (!ag->clients[i])
+		if (!srv.clients[i])
 			break;
 	if (i == AGENT_MAX_CLIENTS) {
 		log_msg("server: %d clients already, connection refused",
@@ -518,25 +412,35 @@ static void accept_one(struct agent *ag, int fd)
 			log_errno("server: close");
 		return;
 	}
+	c->slot = i;
+	c->peer_cid = peer->svm_cid;
+	/* the guest's own CID when a guest process connected to it */
+	c->local_cid = VMADDR_CID_ANY;
+	if (getsockname(fd, (struct sockaddr *)&local, &len) == 0 &&
+	    len >= sizeof(local) && local.svm_family == AF_VSOCK)
+		c->local_cid = local.svm_cid;
 	c->sock.fd = fd;
 	c->sock.fn = on_sock;
-	c->pipe.fd = -1;
-	c->state = C_READ;
-	c->deadline = now_ms() + AGENT_REQ_TIMEOUT_MS;
-	if (loop_add(ag, &c->sock, EPOLLIN | EPOLLRDHUP) < 0) {
-		if (close(fd) < 0)
-			log_errno("server: close");
-		free(c);
-		return;
-	}
-	ag->clients[i] = c;
+	c->job.pipe.fd = -1;
+	loop_timer_add(srv.loop, &c->timer, on_timer);
+	set_state(c, C_READ, AGENT_REQ_TIMEOUT_MS);
+	srv.clients[i] = c;
+	if (loop_add(srv.loop, &c->sock, EPOLLIN | EPOLLRDHUP) < 0)
+		client_kill(c);
 }
 
-static void on_listener(struct agent *ag, struct watch *w, uint32_t events)
+/* connections taken per callback: a flood cannot hold the loop */
+#define ACCEPT_BATCH 16
+
+static void on_listener(struct watch *w, uint32_t events)
 {
+	int n;
+
 	(void)events;
-	for (;;) {
-		int fd = accept4(w->fd, NULL, NULL,
+	for (n = 0; n < ACCEPT_BATCH; n++) {
+		struct sockaddr_vm peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(w->fd, (struct sockaddr *)&peer, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -546,11 +450,15 @@ static void on_listener(struct agent *ag, struct watch *w, uint32_t events)
 				log_errno("server: accept");
 			return;
 		}
-		accept_one(ag, fd);
+		if (len < sizeof(peer) || peer.svm_family != AF_VSOCK) {
+			/* no CID known: treat it as nobody's */
+			peer.svm_cid = VMADDR_CID_ANY;
+		}
+		accept_one(fd, &peer);
 	}
 }
 
-int server_init(struct agent *ag)
+int server_init(struct loop *l, const struct server_config *cfg)
 {
 	struct sockaddr_vm addr = {
 		.svm_family = AF_VSOCK,
@@ -558,28 +466,28 @@ int server_init(struct agent *ag)
 		.svm_port = AGENT_STATUS_PORT,
 	};
 
-	ag->listener.fn = on_listener;
-	ag->listener.fd = socket(AF_VSOCK,
+	srv.loop = l;
+	srv.cfg = cfg;
+	srv.listener.fn = on_listener;
+	srv.listener.fd = socket(AF_VSOCK,
 				 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ag->listener.fd < 0) {
+	if (srv.listener.fd < 0) {
 		log_errno("server: vsock socket");
 		return -1;
 	}
-	if (bind(ag->listener.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+	if (bind(srv.listener.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		log_msg("server: bind vsock port %d: %s", AGENT_STATUS_PORT,
 			strerror(errno));
 		goto fail;
 	}
-	if (listen(ag->listener.fd, AGENT_MAX_CLIENTS) < 0) {
+	if (listen(srv.listener.fd, AGENT_MAX_CLIENTS) < 0) {
 		log_errno("server: listen");
 		goto fail;
 	}
-	if (loop_add(ag, &ag->listener, EPOLLIN) < 0)
+	if (loop_add(l, &srv.listener, EPOLLIN) < 0)
 		goto fail;
 	return 0;
 fail:
-	if (close(ag->listener.fd) < 0)
-		log_errno("server: close");
-	ag->listener.fd = -1;
+	loop_close(&srv.listener);
 	return -1;
 }

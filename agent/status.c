@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "status.h"
 #include "cpulist.h"
 #include "fdio.h"
 #include "json.h"
@@ -263,7 +264,7 @@ long status_build(struct jbuf *jb)
 	return jb_finish(jb);
 }
 
-void ready_announce(struct agent *ag)
+void ready_announce(const struct agent *ag)
 {
 	char buf[1024];
 	struct jbuf jb;
@@ -281,6 +282,7 @@ void ready_announce(struct agent *ag)
 	kv_kernel_release(&jb);
 	jb_kv_u64(&jb, "status_port", AGENT_STATUS_PORT);
 	jb_kv_bool(&jb, "exec", ag->cfg.exec_enabled);
+	jb_kv_bool(&jb, "trust_local", ag->cfg.trust_local);
 	if (ag->cfg.script[0])
 		jb_kv_str(&jb, "script", ag->cfg.script);
 	/* what works; a false here was explained on the console before */

@@ -8,10 +8,11 @@
 
 #include <linux/netlink.h>
 
-#include "agent.h"
+#include "agent_proto.h"
 #include "json.h"
 #include "log.h"
 #include "uevent.h"
+#include "uevent_sock.h"
 
 /* one byte more than accepted, so an oversized message is recognised */
 static char msg[AGENT_UEVENT_MAX + 1];
@@ -39,11 +40,17 @@ static void handle_one(const char *buf, size_t len)
 	log_upcall("UEVENT", json);
 }
 
-static void on_uevent(struct agent *ag, struct watch *w, uint32_t events)
+/* messages taken per callback: a burst cannot hold the loop */
+#define UEVENT_BATCH 64
+
+static struct watch uev = { .fd = -1 };
+
+static void on_uevent(struct watch *w, uint32_t events)
 {
-	(void)ag;
+	int n;
+
 	(void)events;
-	for (;;) {
+	for (n = 0; n < UEVENT_BATCH; n++) {
 		struct sockaddr_nl from;
 		struct iovec iov = { .iov_base = msg, .iov_len = sizeof(msg) };
 		struct msghdr mh = {
@@ -78,7 +85,7 @@ static void on_uevent(struct agent *ag, struct watch *w, uint32_t events)
 	}
 }
 
-int uevent_init(struct agent *ag)
+int uevent_init(struct loop *l)
 {
 	struct sockaddr_nl addr = {
 		.nl_family = AF_NETLINK,
@@ -86,29 +93,28 @@ int uevent_init(struct agent *ag)
 	};
 	int bufsz = 1 << 20;
 
-	ag->uevent.fn = on_uevent;
-	ag->uevent.fd = socket(AF_NETLINK,
+	uev.fn = on_uevent;
+	uev.fd = socket(AF_NETLINK,
 			       SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			       NETLINK_KOBJECT_UEVENT);
-	if (ag->uevent.fd < 0) {
+	if (uev.fd < 0) {
 		log_errno("uevent: socket");
 		return -1;
 	}
 	/* bursts (many CPUs at once) must not overflow the default queue */
-	if (setsockopt(ag->uevent.fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
+	if (setsockopt(uev.fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
 		       sizeof(bufsz)) < 0 &&
-	    setsockopt(ag->uevent.fd, SOL_SOCKET, SO_RCVBUF, &bufsz,
+	    setsockopt(uev.fd, SOL_SOCKET, SO_RCVBUF, &bufsz,
 		       sizeof(bufsz)) < 0)
 		log_errno("uevent: SO_RCVBUF");
-	if (bind(ag->uevent.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+	if (bind(uev.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		log_errno("uevent: bind");
 		goto fail;
 	}
-	if (loop_add(ag, &ag->uevent, EPOLLIN) < 0)
+	if (loop_add(l, &uev, EPOLLIN) < 0)
 		goto fail;
 	return 0;
 fail:
-	close(ag->uevent.fd);
-	ag->uevent.fd = -1;
+	loop_close(&uev);
 	return -1;
 }

@@ -24,6 +24,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (req.kind == REQ_EXEC &&
 	    (req.arg < s || req.arg + req.arg_len > s + size || !req.arg_len))
 		abort();
+	/* the status service's admission: never NULL for these peers */
+	if (size >= 8) {
+		char why[64];
+		unsigned int peer, local;
+
+		memcpy(&peer, data, sizeof(peer));
+		memcpy(&local, data + 4, sizeof(local));
+		if (peer != REQ_CID_HOST && peer != REQ_CID_LOCAL &&
+		    peer != local &&
+		    !request_refused(REQ_EXEC, peer, local, true, why,
+				     sizeof(why)))
+			abort();
+		if (request_refused(req.kind, peer, local, false, why,
+				    sizeof(why)) &&
+		    strlen(why) >= sizeof(why))
+			abort();
+	}
 	(void)cpulist_count(s, size);
 	return 0;
 }

@@ -63,6 +63,24 @@ static void test_exec_needs_exactly_1(void **state)
 	assert_true(cfg.exec_enabled);
 }
 
+static void test_trust_local_needs_exactly_1(void **state)
+{
+	struct agent_cmdline cfg;
+
+	(void)state;
+	parse("agent.exec=1", &cfg);
+	assert_false(cfg.trust_local);
+	parse("agent.trust_local", &cfg);
+	assert_false(cfg.trust_local);
+	parse("agent.trust_local=yes agent.trust_localx=1", &cfg);
+	assert_false(cfg.trust_local);
+	parse("agent.trust_local=1", &cfg);
+	assert_true(cfg.trust_local);
+	assert_false(cfg.exec_enabled);
+	parse("agent.trust_local=1 agent.trust_local=0", &cfg);
+	assert_false(cfg.trust_local);
+}
+
 static void test_prefix_is_not_a_match(void **state)
 {
 	struct agent_cmdline cfg;
@@ -137,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_typical_line),
 		cmocka_unit_test(test_absent),
 		cmocka_unit_test(test_exec_needs_exactly_1),
+		cmocka_unit_test(test_trust_local_needs_exactly_1),
 		cmocka_unit_test(test_prefix_is_not_a_match),
 		cmocka_unit_test(test_quotes_and_blanks),
 		cmocka_unit_test(test_too_long),
