@@ -127,8 +127,9 @@ guest_local() {
 	[[ $out == '{"status":0,"output":"from-host\n"}' ]] || { echo "$out" >&2; false; }
 	# guest-local peers, over CID 1 and over the guest's own CID
 	for cid in 1 3; do
+		# (loopback reports the peer as CID 1 whichever CID it dialled)
 		out=$(guest_local -c $cid exec echo local)
-		[[ $out == *'"error":"exec and reboot are only accepted from the host (CID 2), not from CID '$cid*'agent.trust_local=1'* ]] ||
+		[[ $out == *'"error":"exec and reboot are only accepted from the host (CID 2), not from CID '*'agent.trust_local=1'* ]] ||
 			{ echo "CID $cid exec: $out" >&2; false; }
 		out=$(guest_local -c $cid reboot)
 		[[ $out == *'"error":"exec and reboot are only accepted from the host'* ]] ||
