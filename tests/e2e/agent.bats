@@ -66,10 +66,8 @@ poweroff_ends_vm() {
 	boot_script "$1" "$CHILD
 echo AGENT-TEST-POWEROFF
 poweroff
-echo \"poweroff returned \$?\"
 sleep 60"
 	e2e_wait_exit 30
-	e2e_console | grep -q '^poweroff returned 0'
 	console_order '^agent: SIGUSR2: poweroff' '^CHILD-GOT-TERM'
 	# the script's shell is stopped too (SIGTERM: 128 + 15)
 	e2e_console | grep -q '^UPCALL SCRIPT-EXIT .*"status":143'
