@@ -112,14 +112,27 @@ void conn_update_events(struct vsock_conn *c)
 		conn_close(c, true);
 }
 
-/* Asks for a CREDIT_UPDATE once the guest believes less than half is free. */
+uint32_t conn_guest_window(const struct vsock_conn *c)
+{
+	return c->peer_buf_alloc < c->buf_cap ? c->peer_buf_alloc : c->buf_cap;
+}
+
+/*
+ * Asks for a CREDIT_UPDATE once the guest believes less than half of its
+ * window is free. The window is the smaller of our buffer and the guest's
+ * own buf_alloc: Linux since 6.12.68 (virtio_transport_get_credit() capped
+ * to the local buf_alloc) never keeps more than its own receive buffer in
+ * flight, whatever we offer, so with a bigger --tx-buffer-size waiting for
+ * half of *our* buffer would never send the update it waits for. libkrun
+ * fixed the same stall the same way.
+ */
 static void maybe_credit_update(struct vsock_conn *c)
 {
 	uint32_t believed_used = c->rx_cnt - c->fwd_cnt_sent;
 
 	if (c->fwd_cnt == c->fwd_cnt_sent)
 		return;
-	if (believed_used > c->buf_cap / 2)
+	if (believed_used >= conn_guest_window(c) / 2)
 		c->pend |= PEND_CREDIT_UPDATE;
 }
 

@@ -155,6 +155,11 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain);
 void conn_close(struct vsock_conn *c, bool rst);
 void conn_update_events(struct vsock_conn *c);
 uint32_t conn_peer_credit(const struct vsock_conn *c);
+/*
+ * Bytes the guest will send us before it waits for a credit update:
+ * min(our buffer, the guest's own buf_alloc).
+ */
+uint32_t conn_guest_window(const struct vsock_conn *c);
 void conn_timeout(struct vsock_conn *c);
 
 /* host_uds.c: the hybrid listener. */

@@ -566,6 +566,42 @@ static void credit_update_when_guest_runs_low(void **state UNUSED)
 	close(fd);
 }
 
+/*
+ * Item 3 of issue 12: a guest whose own buffer is smaller than ours stops
+ * after its own buf_alloc in flight (Linux >= 6.12.68). The update must
+ * come after half of *that* window, not half of ours.
+ */
+static void credit_update_uses_smaller_window(void **state UNUSED)
+{
+	static uint8_t data[600], buf[4096];
+	struct vsock_hdr h = mkhdr(VSOCK_OP_REQUEST, 5000, 1234);
+	int lfd = listen_port(1234), fd;
+
+	post_rx(4);
+	h.buf_alloc = 1024;	/* the guest's buffer: a quarter of ours */
+	guest_send(&h, NULL, 0);
+	expect_rx(VSOCK_OP_RESPONSE, 1234, 5000);
+	fd = accept_one(lfd);
+	assert_int_equal(conn_guest_window(d.head), 1024);
+	h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	h.buf_alloc = 1024;
+	h.len = sizeof(data);	/* > 512, half its window; < half of ours */
+	guest_send(&h, data, sizeof(data));
+	assert_int_equal(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(data));
+	assert_int_equal(rx_next(&h, NULL), 1);
+	assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(h.fwd_cnt, sizeof(data));
+	/* Below half of the window: no update yet. */
+	h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	h.buf_alloc = 1024;
+	h.len = 100;
+	guest_send(&h, data, 100);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 100);
+	expect_no_rx();
+	close(fd);
+	close(lfd);
+}
+
 static void guest_data_buffered_while_host_is_slow(void **state UNUSED)
 {
 	static uint8_t chunk[1000];
@@ -787,6 +823,7 @@ int main(void)
 		T(guest_exceeding_credit_is_reset),
 		T(credit_request_answered),
 		T(credit_update_when_guest_runs_low),
+		T(credit_update_uses_smaller_window),
 		T(guest_data_buffered_while_host_is_slow),
 		T(guest_shutdown_then_host_close),
 		T(guest_full_shutdown_flushes_then_resets),
