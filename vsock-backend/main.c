@@ -33,6 +33,7 @@ struct options {
 	uint64_t guest_cid;
 	uint32_t tx_buffer_size;
 	int connect_timeout_ms;
+	int reconnect_timeout_ms;
 	enum log_level level;
 };
 
@@ -60,6 +61,9 @@ static void usage(FILE *f)
 		"                           the guest gets (default 64K; %uK..%uM; K/M suffix)\n"
 		"  --connect-timeout MS     how long the guest has to accept a host\n"
 		"                           connection (default 5000)\n"
+		"  --reconnect-timeout MS   how long guest connections wait for a front-end\n"
+		"                           that resumes the same rings after the front-end\n"
+		"                           disconnected (default 5000; 0: close at once)\n"
 		"  --log-level LEVEL        silent, error, warn, info (default), debug\n"
 		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
 		"  -h, --help               this text           -V, --version\n",
@@ -110,6 +114,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "guest-cid", required_argument, NULL, 'c' },
 		{ "tx-buffer-size", required_argument, NULL, 'b' },
 		{ "connect-timeout", required_argument, NULL, 't' },
+		{ "reconnect-timeout", required_argument, NULL, 'r' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -124,6 +129,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.guest_cid = DEFAULT_CID,
 		.tx_buffer_size = DEFAULT_TX_BUFFER,
 		.connect_timeout_ms = 5000,
+		.reconnect_timeout_ms = 5000,
 		.level = LOG_INFO,
 	};
 	while ((opt = getopt_long(argc, argv, "vqhV", longopts, NULL)) != -1) {
@@ -165,6 +171,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->connect_timeout_ms = (int)v;
+			break;
+		case 'r':
+			if (parse_u64(optarg, &v) != (int)strlen(optarg) ||
+			    v > 3600000) {
+				fprintf(stderr, "upcall-vsockd: --reconnect-timeout: "
+					"'%s' is not milliseconds in 0..3600000\n",
+					optarg);
+				return 2;
+			}
+			o->reconnect_timeout_ms = (int)v;
 			break;
 		case 'l':
 			if (log_parse_level(optarg, &o->level) != 0) {
@@ -262,6 +278,7 @@ int main(int argc, char **argv)
 	vsock_dev_init(&dm.dev, &dm.loop, o.guest_cid, o.tx_buffer_size,
 		       o.uds_path);
 	dm.dev.connect_timeout_ms = o.connect_timeout_ms;
+	dm.dev.reconnect_timeout_ms = o.reconnect_timeout_ms;
 	r = ev_set(&dm.loop, &dm.sig_ev, EPOLLIN);
 	if (r == 0)
 		r = vhost_user_open(&dm.vu, &dm.loop, &dm.dev, o.socket_path);

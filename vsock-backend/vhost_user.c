@@ -82,12 +82,8 @@ static void unmap_all(struct vu_map *maps, unsigned n)
 
 static void vring_stop(struct vhost_user *vu, struct vu_vring *vr)
 {
-	struct vsock_queue *q = &vu->dev->q[vr->idx];
-
-	if (q->started) {
-		vr->base = q->vq.last_avail;
-		vsock_dev_queue_stopped(vu->dev, vr->idx);
-	}
+	if (vsock_dev_queue_running(vu->dev, vr->idx))
+		vr->base = vsock_dev_queue_stop(vu->dev, vr->idx);
 	if (vr->kick_ev.fd >= 0) {
 		ev_del(vu->loop, &vr->kick_ev);
 		close_fd(&vr->kick_ev.fd);
@@ -99,19 +95,26 @@ static void vring_reset(struct vhost_user *vu, struct vu_vring *vr)
 	vring_stop(vu, vr);
 	close_fd(&vr->call_fd);
 	close_fd(&vr->err_fd);
-	vu->dev->q[vr->idx].call_fd = -1;
 	vr->enabled = false;
 	vr->num = 0;
 	vr->base = 0;
 	vr->desc_uva = vr->avail_uva = vr->used_uva = 0;
 }
 
-/* Back to the state before any front-end spoke. */
-static void reset_device(struct vhost_user *vu)
+/*
+ * Back to the state before any front-end spoke. dev_reset: the device
+ * drops its connections too (RESET_OWNER, exit); otherwise the front-end
+ * went away and the device decides what survives it.
+ */
+static void reset_device(struct vhost_user *vu, bool dev_reset)
 {
 	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++)
 		vring_reset(vu, &vu->vr[i]);
-	vsock_dev_reset(vu->dev);
+	if (dev_reset)
+		vsock_dev_reset(vu->dev);
+	else
+		vsock_dev_frontend_gone(vu->dev);
+	vsock_dev_set_memory(vu->dev, NULL);
 	unmap_all(vu->maps, VQ_MAX_REGIONS);
 	memset(&vu->mem, 0, sizeof(vu->mem));
 	vu->features = vu->protocol_features = 0;
@@ -126,34 +129,27 @@ static void kick_event(struct ev_handler *h, uint32_t events)
 	if (read(h->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("queue %u: kick eventfd: %s", vr->idx,
 			 strerror(errno));
-	if (vr->vu->dev->q[vr->idx].started)
+	if (vsock_dev_queue_running(vr->vu->dev, vr->idx))
 		vsock_dev_kick(vr->vu->dev, vr->idx);
 }
 
 /* Starts the ring once it has a kick fd and is enabled. */
 static int vring_try_start(struct vhost_user *vu, struct vu_vring *vr)
 {
-	struct vsock_queue *q = &vu->dev->q[vr->idx];
+	struct vsock_ring_cfg cfg = {
+		.num = vr->num,
+		.desc_uva = vr->desc_uva,
+		.avail_uva = vr->avail_uva,
+		.used_uva = vr->used_uva,
+		.base = vr->base,
+	};
 
-	if (q->started || vr->kick_ev.fd < 0 || !vr->enabled)
+	if (vsock_dev_queue_running(vu->dev, vr->idx) || vr->kick_ev.fd < 0 ||
+	    !vr->enabled)
 		return 0;
-	memset(&q->vq, 0, sizeof(q->vq));
-	q->vq.num = vr->num;
-	q->vq.desc_uva = vr->desc_uva;
-	q->vq.avail_uva = vr->avail_uva;
-	q->vq.used_uva = vr->used_uva;
-	if (vq_map_rings(&q->vq, &vu->mem) != 0) {
-		log_err("queue %u: ring addresses outside the memory table "
-			"(or bad size %u)", vr->idx, vr->num);
-		return -EINVAL;
-	}
-	q->vq.last_avail = vr->base;
-	q->vq.used_idx = vq_used_idx_in_memory(&q->vq);
-	q->call_fd = vr->call_fd;
 	if (ev_set(vu->loop, &vr->kick_ev, EPOLLIN) != 0)
 		return -EIO;
-	vsock_dev_queue_started(vu->dev, vr->idx);
-	return 0;
+	return vsock_dev_queue_start(vu->dev, vr->idx, &cfg, vr->call_fd);
 }
 
 static int send_reply(struct vhost_user *vu, uint32_t req, const void *payload,
@@ -248,15 +244,7 @@ static int set_mem_table(struct vhost_user *vu, const uint8_t *p, uint32_t size)
 	mem.n = n;
 	/* Install the new table, re-point running rings, drop the old maps. */
 	vu->mem = mem;
-	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++) {
-		struct vsock_queue *q = &vu->dev->q[i];
-
-		if (q->started && vq_map_rings(&q->vq, &vu->mem) != 0) {
-			log_err("queue %u: rings not in the new memory table",
-				i);
-			q->started = false;
-		}
-	}
+	vsock_dev_set_memory(vu->dev, &vu->mem);
 	unmap_all(vu->maps, VQ_MAX_REGIONS);
 	memcpy(vu->maps, maps, sizeof(maps));
 	log_info("memory table: %u regions", n);
@@ -362,7 +350,7 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 	case VHOST_USER_SET_OWNER:
 		return 0;
 	case VHOST_USER_RESET_OWNER:
-		reset_device(vu);
+		reset_device(vu, true);
 		return 0;
 	case VHOST_USER_SET_MEM_TABLE:
 		return set_mem_table(vu, p, size);
@@ -417,8 +405,8 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 			return -EPROTO;
 		close_fd(&vr->call_fd);
 		vr->call_fd = fd;
-		if (vu->dev->q[vr->idx].started)
-			vu->dev->q[vr->idx].call_fd = fd;
+		if (vsock_dev_queue_running(vu->dev, vr->idx))
+			vsock_dev_set_call_fd(vu->dev, vr->idx, fd);
 		return 0;
 	case VHOST_USER_SET_VRING_ERR:
 		if (vring_fd_msg(vu, p, size, &vr, &fd))
@@ -433,10 +421,8 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 		vr->enabled = num != 0;
 		if (vr->enabled)
 			return vring_try_start(vu, vr);
-		if (vu->dev->q[idx].started) {
-			vr->base = vu->dev->q[idx].vq.last_avail;
-			vsock_dev_queue_stopped(vu->dev, idx);
-		}
+		if (vsock_dev_queue_running(vu->dev, idx))
+			vr->base = vsock_dev_queue_stop(vu->dev, idx);
 		return 0;
 	case VHOST_USER_GET_CONFIG:
 		*replied = true;
@@ -461,9 +447,7 @@ static void frontend_gone(struct vhost_user *vu, const char *why)
 		close(vu->fds[i]);
 	vu->nfds = 0;
 	vu->have = 0;
-	reset_device(vu);
-	/* A later front-end may be the same guest: tell it to reset. */
-	vu->dev->reset_event_pending = true;
+	reset_device(vu, false);
 	if (ev_set(vu->loop, &vu->listen_ev, EPOLLIN) != 0)
 		log_err("cannot listen for front-ends any more");
 }
@@ -626,7 +610,6 @@ int vhost_user_open(struct vhost_user *vu, struct loop *loop,
 		vu->vr[i].call_fd = -1;
 		vu->vr[i].err_fd = -1;
 	}
-	dev->mem = &vu->mem;
 	if (strlen(path) >= sizeof(vu->path))
 		return -ENAMETOOLONG;
 	strcpy(vu->path, path);
@@ -650,7 +633,7 @@ void vhost_user_close(struct vhost_user *vu)
 		ev_del(vu->loop, &vu->conn_ev);
 		close_fd(&vu->conn_ev.fd);
 	}
-	reset_device(vu);
+	reset_device(vu, true);
 	if (vu->listen_ev.fd >= 0) {
 		ev_del(vu->loop, &vu->listen_ev);
 		close_fd(&vu->listen_ev.fd);

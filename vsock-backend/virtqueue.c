@@ -71,6 +71,19 @@ void *vq_uva_to_host(const struct vq_memory *m, uint64_t uva, uint64_t len)
 	return translate(m, uva, len, true);
 }
 
+int vq_uva_to_gpa(const struct vq_memory *m, uint64_t uva, uint64_t *gpa)
+{
+	for (unsigned i = 0; i < m->n && i < VQ_MAX_REGIONS; i++) {
+		const struct vq_region *r = &m->r[i];
+
+		if (uva >= r->uva && uva - r->uva < r->size) {
+			*gpa = r->gpa + (uva - r->uva);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* Largest piece of [gpa, gpa+len) that starts at gpa and is in one region. */
 static uint8_t *translate_prefix(const struct vq_memory *m, uint64_t gpa,
 				 uint64_t len, uint64_t *got)

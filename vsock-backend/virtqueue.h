@@ -39,6 +39,8 @@ struct vq_memory {
 /* Host pointer for [gpa, gpa+len) if it lies inside one region, else NULL. */
 void *vq_gpa_to_host(const struct vq_memory *m, uint64_t gpa, uint64_t len);
 void *vq_uva_to_host(const struct vq_memory *m, uint64_t uva, uint64_t len);
+/* Guest-physical address of a front-end address: 0, or -1 outside memory. */
+int vq_uva_to_gpa(const struct vq_memory *m, uint64_t uva, uint64_t *gpa);
 
 struct vq_seg {
 	uint8_t *base;

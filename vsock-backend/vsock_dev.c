@@ -17,6 +17,7 @@ void vsock_dev_init(struct vsock_dev *d, struct loop *loop, uint64_t cid,
 	d->buf_alloc = buf_alloc;
 	d->uds_path = uds_path;
 	d->connect_timeout_ms = 5000;
+	d->reconnect_timeout_ms = 5000;
 	d->next_port = VSOCK_EPHEMERAL_FIRST;
 	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++)
 		d->q[i].call_fd = -1;
@@ -341,37 +342,205 @@ static void drop_all_connections(struct vsock_dev *d)
 	d->rst_first = d->rst_count = 0;
 }
 
-void vsock_dev_queue_started(struct vsock_dev *d, unsigned qi)
+/*
+ * The guest driver that knew our connections is gone (reset, or a new
+ * guest behind a new front-end): close their host sides. RSTs would reach
+ * nobody, and the RSTs still owed belong to the old driver too. Host
+ * clients whose REQUEST the guest never saw keep waiting for the new one.
+ */
+static void drop_guest_connections(struct vsock_dev *d, const char *why)
 {
-	d->q[qi].started = true;
-	log_info("queue %u started (size %u)", qi, d->q[qi].vq.num);
-	vsock_dev_kick(d, qi);
+	struct vsock_conn *c, *next;
+	unsigned n = 0;
+
+	for (c = d->head; c; c = next) {
+		next = c->next;
+		if (c->state == CONN_LINE ||
+		    (c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST)))
+			continue;
+		conn_close(c, false);
+		n++;
+	}
+	d->rst_first = d->rst_count = 0;
+	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++)
+		d->q[i].mark.valid = false;
+	if (n)
+		log_info("%s: closed %u connections", why, n);
 }
 
-void vsock_dev_queue_stopped(struct vsock_dev *d, unsigned qi)
+static int ring_mark(const struct vsock_dev *d, const struct virtqueue *vq,
+		     uint16_t last_avail, struct vsock_ring_mark *m)
 {
-	bool was_running = vsock_dev_running(d);
+	memset(m, 0, sizeof(*m));
+	if (!d->mem || vq_uva_to_gpa(d->mem, vq->desc_uva, &m->desc_gpa) ||
+	    vq_uva_to_gpa(d->mem, vq->avail_uva, &m->avail_gpa) ||
+	    vq_uva_to_gpa(d->mem, vq->used_uva, &m->used_gpa))
+		return -1;
+	m->num = vq->num;
+	m->last_avail = last_avail;
+	m->valid = true;
+	return 0;
+}
 
-	d->q[qi].started = false;
-	log_info("queue %u stopped", qi);
-	/*
-	 * The guest driver is being reset or the VM stopped: its sockets
-	 * are gone, so the host sides go too, without RSTs nobody reads.
-	 */
-	if (was_running && qi != VSOCK_QUEUE_EVENT && d->nconns) {
-		log_info("device stopped: closing %u connections", d->nconns);
-		drop_all_connections(d);
+void vsock_dev_set_memory(struct vsock_dev *d, const struct vq_memory *mem)
+{
+	d->mem = mem;
+	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++) {
+		struct vsock_queue *q = &d->q[i];
+
+		if (!q->started)
+			continue;
+		if (!mem || vq_map_rings(&q->vq, mem) != 0) {
+			log_err("queue %u: rings not in the new memory table", i);
+			q->started = false;
+		}
 	}
+}
+
+bool vsock_dev_queue_running(const struct vsock_dev *d, unsigned qi)
+{
+	return qi < VSOCK_NUM_QUEUES && d->q[qi].started;
+}
+
+void vsock_dev_set_call_fd(struct vsock_dev *d, unsigned qi, int call_fd)
+{
+	if (qi < VSOCK_NUM_QUEUES)
+		d->q[qi].call_fd = call_fd;
+}
+
+/*
+ * Pause and resume keep connections: QEMU stops every ring on `stop`
+ * (SET_VRING_ENABLE 0, GET_VRING_BASE) and restarts it where it stopped
+ * on `cont`, and the guest's sockets live on meanwhile. vhost-device-vsock
+ * and Firecracker keep connections across a pause the same way. A driver
+ * reset (guest reboot, driver reload) re-creates the rings from avail
+ * index 0, usually elsewhere in memory: the guest's sockets are gone
+ * (virtio_vsock_remove() resets them), so ours go too. A new front-end
+ * that resumes the same rings at the same index is the same guest (a
+ * reconnecting front-end); anything else is treated as a new guest, which
+ * hears of it by a TRANSPORT_RESET event when we own the event queue
+ * (virtio 1.2, 5.10.6.6 "Device Events": the driver then shuts down its
+ * established connections).
+ */
+static void check_continuity(struct vsock_dev *d, unsigned qi)
+{
+	struct vsock_queue *q = &d->q[qi];
+	struct vsock_ring_mark now;
+	bool same;
+
+	if (qi == VSOCK_QUEUE_EVENT)
+		return;
+	if (ring_mark(d, &q->vq, q->vq.last_avail, &now) != 0)
+		now.valid = false;
+	if (!q->mark.valid) {
+		q->mark = now;
+		return;
+	}
+	same = now.valid && now.num == q->mark.num &&
+	       now.desc_gpa == q->mark.desc_gpa &&
+	       now.avail_gpa == q->mark.avail_gpa &&
+	       now.used_gpa == q->mark.used_gpa &&
+	       now.last_avail == q->mark.last_avail;
+	if (same) {
+		if (d->nconns)
+			log_info("queue %u resumed where it stopped (avail %u): "
+				 "keeping %u connections", qi, now.last_avail,
+				 d->nconns);
+		q->mark = now;
+		return;
+	}
+	log_info("queue %u restarted at avail %u (stopped at %u, ring %s): "
+		 "the driver was reset", qi, now.last_avail, q->mark.last_avail,
+		 now.desc_gpa == q->mark.desc_gpa ? "same" : "moved");
+	if (d->detached_deadline_ms)
+		d->reset_event_pending = true;
+	drop_guest_connections(d, "driver reset");
+	q->mark = now;
+}
+
+int vsock_dev_queue_start(struct vsock_dev *d, unsigned qi,
+			  const struct vsock_ring_cfg *cfg, int call_fd)
+{
+	struct vsock_queue *q;
+
+	if (qi >= VSOCK_NUM_QUEUES || !d->mem)
+		return -EINVAL;
+	q = &d->q[qi];
+	memset(&q->vq, 0, sizeof(q->vq));
+	q->vq.num = cfg->num;
+	q->vq.desc_uva = cfg->desc_uva;
+	q->vq.avail_uva = cfg->avail_uva;
+	q->vq.used_uva = cfg->used_uva;
+	if (vq_map_rings(&q->vq, d->mem) != 0) {
+		log_err("queue %u: ring addresses outside the memory table "
+			"(or bad size %u)", qi, cfg->num);
+		return -EINVAL;
+	}
+	q->vq.last_avail = cfg->base;
+	q->vq.used_idx = vq_used_idx_in_memory(&q->vq);
+	q->call_fd = call_fd;
+	q->need_notify = false;
+	check_continuity(d, qi);
+	q->started = true;
+	log_info("queue %u started (size %u, avail %u)", qi, cfg->num,
+		 cfg->base);
+	if (vsock_dev_running(d))
+		d->detached_deadline_ms = 0;
+	vsock_dev_kick(d, qi);
+	return 0;
+}
+
+uint16_t vsock_dev_queue_stop(struct vsock_dev *d, unsigned qi)
+{
+	struct vsock_queue *q;
+
+	if (qi >= VSOCK_NUM_QUEUES)
+		return 0;
+	q = &d->q[qi];
+	if (!q->started)
+		return q->vq.last_avail;
+	q->started = false;
+	if (qi != VSOCK_QUEUE_EVENT &&
+	    ring_mark(d, &q->vq, q->vq.last_avail, &q->mark) != 0)
+		q->mark.valid = false;
+	log_info("queue %u stopped at avail %u (%u connections kept)", qi,
+		 q->vq.last_avail, d->nconns);
+	return q->vq.last_avail;
+}
+
+static void stop_all_queues(struct vsock_dev *d)
+{
+	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++) {
+		vsock_dev_queue_stop(d, i);
+		memset(&d->q[i].vq, 0, sizeof(d->q[i].vq));
+		d->q[i].call_fd = -1;
+		d->q[i].need_notify = false;
+	}
+}
+
+void vsock_dev_frontend_gone(struct vsock_dev *d)
+{
+	stop_all_queues(d);
+	d->mem = NULL;
+	if (d->reconnect_timeout_ms <= 0) {
+		d->reset_event_pending = true;
+		drop_guest_connections(d, "front-end gone");
+		return;
+	}
+	d->detached_deadline_ms = now_ms() + d->reconnect_timeout_ms;
+	if (d->nconns)
+		log_info("keeping %u connections for %d ms for a front-end that "
+			 "resumes the same rings", d->nconns,
+			 d->reconnect_timeout_ms);
 }
 
 void vsock_dev_reset(struct vsock_dev *d)
 {
 	drop_all_connections(d);
-	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++) {
-		memset(&d->q[i].vq, 0, sizeof(d->q[i].vq));
-		d->q[i].started = false;
-		d->q[i].need_notify = false;
-	}
+	stop_all_queues(d);
+	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++)
+		d->q[i].mark.valid = false;
+	d->detached_deadline_ms = 0;
 }
 
 void vsock_dev_after_batch(struct vsock_dev *d)
@@ -379,6 +548,11 @@ void vsock_dev_after_batch(struct vsock_dev *d)
 	int64_t now = now_ms();
 	struct vsock_conn *c, *next;
 
+	if (d->detached_deadline_ms && d->detached_deadline_ms <= now) {
+		d->detached_deadline_ms = 0;
+		d->reset_event_pending = true;
+		drop_guest_connections(d, "no front-end resumed the rings in time");
+	}
 	for (c = d->head; c; c = next) {
 		next = c->next;
 		if (c->deadline_ms && c->deadline_ms <= now) {
@@ -397,7 +571,8 @@ void vsock_dev_after_batch(struct vsock_dev *d)
 
 int vsock_dev_next_timeout(struct vsock_dev *d)
 {
-	int64_t now = now_ms(), best = -1;
+	int64_t now = now_ms(), best = d->detached_deadline_ms ?
+					      d->detached_deadline_ms : -1;
 
 	for (struct vsock_conn *c = d->head; c; c = c->next) {
 		if (!c->deadline_ms)

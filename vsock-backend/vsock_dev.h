@@ -76,11 +76,31 @@ struct vsock_conn {
 	bool wr_shut;		/* we shut the socket's write side */
 };
 
+/* A ring as the front-end describes it (vhost-user SET_VRING_*). */
+struct vsock_ring_cfg {
+	unsigned num;
+	uint64_t desc_uva, avail_uva, used_uva;
+	uint16_t base;		/* next avail index to consume */
+};
+
+/*
+ * Where a ring stood when it stopped, in guest-physical terms (front-end
+ * addresses change with the front-end process): a restart at the same
+ * place is the same driver resuming, anything else a new driver.
+ */
+struct vsock_ring_mark {
+	bool valid;
+	unsigned num;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t last_avail;
+};
+
 struct vsock_queue {
 	struct virtqueue vq;
 	bool started;
 	int call_fd;		/* -1: no interrupts */
 	bool need_notify;
+	struct vsock_ring_mark mark;
 };
 
 struct vsock_rst {
@@ -110,18 +130,45 @@ struct vsock_dev {
 	unsigned rst_first, rst_count;
 
 	bool reset_event_pending;
+	/* The front-end went away: connections wait this long for it. */
+	int reconnect_timeout_ms;
+	int64_t detached_deadline_ms;	/* 0: a front-end is attached */
 	struct vsock_stats stats;
 };
 
 void vsock_dev_init(struct vsock_dev *d, struct loop *loop, uint64_t cid,
 		    uint32_t buf_alloc, const char *uds_path);
-/* Drops every connection (closing host sides) and stops the queues. */
-void vsock_dev_reset(struct vsock_dev *d);
 void vsock_dev_fini(struct vsock_dev *d);
-/* A queue's ring became usable / unusable / was kicked by the guest. */
-void vsock_dev_queue_started(struct vsock_dev *d, unsigned qi);
-void vsock_dev_queue_stopped(struct vsock_dev *d, unsigned qi);
+
+/*
+ * The interface the vhost-user layer drives the device with. It never
+ * writes the device's queue fields itself.
+ *
+ * vsock_dev_set_memory: the guest memory table (owned by the caller, valid
+ * until the next call; NULL: none). Running rings are re-translated; one
+ * that no longer fits is stopped.
+ * vsock_dev_queue_start: the ring becomes usable and is processed at once.
+ * 0, or -EINVAL when the ring does not lie inside guest memory. Pausing a
+ * VM stops and restarts the rings (QEMU: SET_VRING_ENABLE 0 and
+ * GET_VRING_BASE on `stop`); a restart at the place a ring stopped keeps
+ * every connection, a ring that starts anywhere else belongs to a reset
+ * driver, whose connections are gone, so their host sides are closed.
+ * vsock_dev_queue_stop: returns the next avail index (for GET_VRING_BASE).
+ * vsock_dev_kick: the guest notified the queue.
+ * vsock_dev_frontend_gone: the front-end disconnected. Connections wait
+ * reconnect_timeout_ms for a front-end that resumes the same rings.
+ * vsock_dev_reset: back to the initial state (RESET_OWNER, exit): every
+ * connection is dropped, host sides closed.
+ */
+void vsock_dev_set_memory(struct vsock_dev *d, const struct vq_memory *mem);
+int vsock_dev_queue_start(struct vsock_dev *d, unsigned qi,
+			  const struct vsock_ring_cfg *cfg, int call_fd);
+uint16_t vsock_dev_queue_stop(struct vsock_dev *d, unsigned qi);
+bool vsock_dev_queue_running(const struct vsock_dev *d, unsigned qi);
+void vsock_dev_set_call_fd(struct vsock_dev *d, unsigned qi, int call_fd);
 void vsock_dev_kick(struct vsock_dev *d, unsigned qi);
+void vsock_dev_frontend_gone(struct vsock_dev *d);
+void vsock_dev_reset(struct vsock_dev *d);
 /* Moves owed packets into the rx queue and raises interrupts. */
 void vsock_dev_flush(struct vsock_dev *d);
 void vsock_dev_process_tx(struct vsock_dev *d);

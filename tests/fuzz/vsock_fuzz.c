@@ -97,19 +97,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* 2. the same bytes through the device: tx packets, RSTs into rx */
 	memcpy(mem, data + 4, size - 4 < MEM_SIZE ? size - 4 : MEM_SIZE);
 	vsock_dev_init(&d, &lp, 3, 4096, "/nonexistent/vsock-fuzz");
-	d.mem = &m;
-	d.q[VSOCK_QUEUE_TX].vq = vq;
-	d.q[VSOCK_QUEUE_TX].vq.last_avail = start;
-	d.q[VSOCK_QUEUE_TX].vq.used_idx = 0;
-	d.q[VSOCK_QUEUE_RX].vq = vq;
-	d.q[VSOCK_QUEUE_RX].vq.desc_uva = UVA_BASE;
-	d.q[VSOCK_QUEUE_RX].vq.avail_uva = UVA_BASE + 0x3000;
-	d.q[VSOCK_QUEUE_RX].vq.used_uva = UVA_BASE + 0x4000;
-	if (split > 0x4000 + 8 * num + 6 &&
-	    vq_map_rings(&d.q[VSOCK_QUEUE_RX].vq, &m) == 0) {
-		d.q[VSOCK_QUEUE_TX].started = true;
-		d.q[VSOCK_QUEUE_RX].started = true;
-		vsock_dev_process_tx(&d);
+	vsock_dev_set_memory(&d, &m);
+	if (split > 0x4000 + 8 * num + 6) {
+		struct vsock_ring_cfg rx = {
+			.num = num, .desc_uva = UVA_BASE,
+			.avail_uva = UVA_BASE + 0x3000,
+			.used_uva = UVA_BASE + 0x4000,
+		};
+		struct vsock_ring_cfg tx = {
+			.num = num, .desc_uva = vq.desc_uva,
+			.avail_uva = vq.avail_uva, .used_uva = vq.used_uva,
+			.base = start,
+		};
+
+		/* Starting a queue processes it (tx) or fills it (rx). */
+		if (vsock_dev_queue_start(&d, VSOCK_QUEUE_RX, &rx, -1) == 0)
+			vsock_dev_queue_start(&d, VSOCK_QUEUE_TX, &tx, -1);
 	}
 	vsock_dev_fini(&d);
 	return 0;

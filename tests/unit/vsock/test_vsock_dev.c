@@ -43,6 +43,25 @@ static int next_to(void *ctx)
 	return vsock_dev_next_timeout(ctx);
 }
 
+static struct vsock_ring_cfg ring_cfg(unsigned qi, uint16_t base)
+{
+	struct vsock_ring_cfg cfg = {
+		.num = g.q[qi].vq.num,
+		.desc_uva = g.q[qi].vq.desc_uva,
+		.avail_uva = g.q[qi].vq.avail_uva,
+		.used_uva = g.q[qi].vq.used_uva,
+		.base = base,
+	};
+	return cfg;
+}
+
+static void start_queue(unsigned qi, uint16_t base)
+{
+	struct vsock_ring_cfg cfg = ring_cfg(qi, base);
+
+	assert_int_equal(vsock_dev_queue_start(&d, qi, &cfg, -1), 0);
+}
+
 static int setup(void **state UNUSED)
 {
 	gm_init(&g);
@@ -54,12 +73,9 @@ static int setup(void **state UNUSED)
 	lp.ctx = &d;
 	lp.after_batch = after;
 	lp.next_timeout = next_to;
-	d.mem = &g.table;
-	for (unsigned i = 0; i < 2; i++) {
-		d.q[i].vq = g.q[i].vq;
-		assert_int_equal(vq_map_rings(&d.q[i].vq, &g.table), 0);
-		d.q[i].started = true;
-	}
+	vsock_dev_set_memory(&d, &g.table);
+	for (unsigned i = 0; i < 2; i++)
+		start_queue(i, 0);
 	return 0;
 }
 
@@ -745,16 +761,113 @@ static void host_ports_are_unique(void **state UNUSED)
 		close(sv[i][1]);
 }
 
-static void device_stop_closes_host_sides(void **state UNUSED)
+/*
+ * Item 1 of issue 12: QEMU's `stop` stops every ring (SET_VRING_ENABLE 0,
+ * GET_VRING_BASE) and `cont` restarts them where they stopped. The guest's
+ * sockets live on, so ours do: data flows again after the restart.
+ */
+static void pause_resume_keeps_connections(void **state UNUSED)
+{
+	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	uint16_t rx_base, tx_base;
+	uint8_t buf[64];
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	rx_base = vsock_dev_queue_stop(&d, VSOCK_QUEUE_RX);
+	tx_base = vsock_dev_queue_stop(&d, VSOCK_QUEUE_TX);
+	assert_int_equal(tx_base, 1);	/* the REQUEST */
+	/* While paused the host writes; nothing reaches the rings. */
+	assert_int_equal(write(fd, "ping", 4), 4);
+	pump();
+	assert_int_equal(d.nconns, 1);
+	start_queue(VSOCK_QUEUE_RX, rx_base);
+	start_queue(VSOCK_QUEUE_TX, tx_base);
+	pump();
+	assert_int_equal(d.nconns, 1);
+	assert_int_equal(rx_next(&h, buf), 1);
+	assert_int_equal(h.op, VSOCK_OP_RW);
+	assert_memory_equal(buf, "ping", 4);
+	h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	h.len = 4;
+	guest_send(&h, "pong", 4);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	close(fd);
+}
+
+/*
+ * A ring that restarts anywhere but where it stopped belongs to a reset
+ * driver (reboot, driver reload): the guest's sockets are gone, so the
+ * host sides are closed, without RSTs nobody would read.
+ */
+static void driver_reset_closes_host_sides(void **state UNUSED)
 {
 	char b;
 	int fd;
 
 	post_rx(4);
 	fd = guest_connects(5000);
-	vsock_dev_queue_stopped(&d, VSOCK_QUEUE_TX);
+	vsock_dev_queue_stop(&d, VSOCK_QUEUE_RX);
+	vsock_dev_queue_stop(&d, VSOCK_QUEUE_TX);
+	start_queue(VSOCK_QUEUE_RX, 0);
 	pump();
 	assert_int_equal(d.nconns, 0);
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+	expect_no_rx();	/* no RST for a socket the guest no longer has */
+}
+
+/*
+ * The front-end went away: connections wait reconnect_timeout_ms for one
+ * that resumes the same rings (same guest), then their host sides close.
+ */
+static void frontend_gone_keeps_then_drops(void **state UNUSED)
+{
+	uint16_t rx_base, tx_base;
+	char b;
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	rx_base = d.q[VSOCK_QUEUE_RX].vq.last_avail;
+	tx_base = d.q[VSOCK_QUEUE_TX].vq.last_avail;
+	d.reconnect_timeout_ms = 60000;
+	vsock_dev_frontend_gone(&d);
+	pump();
+	assert_int_equal(d.nconns, 1);
+	/* The same guest comes back: same rings, same indices. */
+	vsock_dev_set_memory(&d, &g.table);
+	start_queue(VSOCK_QUEUE_RX, rx_base);
+	start_queue(VSOCK_QUEUE_TX, tx_base);
+	assert_int_equal(d.nconns, 1);
+	assert_false(d.reset_event_pending);
+	/* Gone again, and nobody comes back in time. */
+	d.reconnect_timeout_ms = 30;
+	vsock_dev_frontend_gone(&d);
+	for (int i = 0; i < 20 && d.nconns; i++)
+		loop_run_once(&lp, 50);
+	assert_int_equal(d.nconns, 0);
+	assert_true(d.reset_event_pending);
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+}
+
+/* A new guest behind a new front-end: old connections go at once. */
+static void new_frontend_new_rings_drops(void **state UNUSED)
+{
+	char b;
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	d.reconnect_timeout_ms = 60000;
+	vsock_dev_frontend_gone(&d);
+	vsock_dev_set_memory(&d, &g.table);
+	start_queue(VSOCK_QUEUE_RX, 0);
+	assert_int_equal(d.nconns, 0);
+	assert_true(d.reset_event_pending);
 	assert_int_equal(read(fd, &b, 1), 0);
 	close(fd);
 }
@@ -766,11 +879,9 @@ static void transport_reset_event_after_reconnect(void **state UNUSED)
 	uint32_t id, len, ev;
 
 	memset(gm_ptr(&g, a), 0xff, 8);
-	d.q[VSOCK_QUEUE_EVENT].vq = g.q[VSOCK_QUEUE_EVENT].vq;
-	assert_int_equal(vq_map_rings(&d.q[VSOCK_QUEUE_EVENT].vq, &g.table), 0);
 	d.reset_event_pending = true;	/* set when a front-end went away */
 	gm_add_chain(&g, VSOCK_QUEUE_EVENT, &s, 1);
-	vsock_dev_queue_started(&d, VSOCK_QUEUE_EVENT);
+	start_queue(VSOCK_QUEUE_EVENT, 0);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_EVENT, &id, &len), 1);
 	assert_int_equal(len, 4);
 	memcpy(&ev, gm_ptr(&g, a), 4);
@@ -830,7 +941,10 @@ int main(void)
 		T(host_client_vanishing_resets_guest),
 		T(requests_wait_for_rx_buffers),
 		T(host_ports_are_unique),
-		T(device_stop_closes_host_sides),
+		T(pause_resume_keeps_connections),
+		T(driver_reset_closes_host_sides),
+		T(frontend_gone_keeps_then_drops),
+		T(new_frontend_new_rings_drops),
 		T(transport_reset_event_after_reconnect),
 		T(connect_line_parsing),
 	};
