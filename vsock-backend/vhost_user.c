@@ -578,19 +578,31 @@ static void accept_frontend(struct ev_handler *h, uint32_t events)
 	fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept on %s: %s", vu->path, strerror(errno));
+			log_rl(&vu->refuse_rl, LOG_WARN, "accept on %s: %s",
+			       vu->path, strerror(errno));
+		return;
+	}
+	if (vu->conn_ev.fd >= 0) {
+		/*
+		 * One guest per daemon: its CID and hybrid sockets are ours.
+		 * A second front-end closed at once fails to start with an
+		 * error (QEMU: "Failed to read msg header") instead of
+		 * waiting in the backlog for ever.
+		 */
+		vu->refused++;
+		log_rl(&vu->refuse_rl, LOG_ERROR,
+		       "refusing a second front-end on %s: session %u is being "
+		       "served (one VM per upcall-vsockd)", vu->path,
+		       vu->sessions);
+		close(fd);
 		return;
 	}
 	vu->sessions++;
 	log_info("front-end connected on %s (session %u)", vu->path,
 		 vu->sessions);
 	ev_init(&vu->conn_ev, fd, frontend_event);
-	if (ev_set(vu->loop, &vu->conn_ev, EPOLLIN) != 0) {
+	if (ev_set(vu->loop, &vu->conn_ev, EPOLLIN) != 0)
 		close_fd(&vu->conn_ev.fd);
-		return;
-	}
-	/* One front-end at a time: the next one waits in the backlog. */
-	ev_del(vu->loop, &vu->listen_ev);
 }
 
 int vhost_user_open(struct vhost_user *vu, struct loop *loop,
