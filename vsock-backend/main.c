@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "host_uds.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "vhost_user.h"
@@ -34,6 +37,7 @@ struct options {
 	uint32_t tx_buffer_size;
 	int connect_timeout_ms;
 	int reconnect_timeout_ms;
+	unsigned max_conns;
 	enum log_level level;
 };
 
@@ -64,10 +68,17 @@ static void usage(FILE *f)
 		"  --reconnect-timeout MS   how long guest connections wait for a front-end\n"
 		"                           that resumes the same rings after the front-end\n"
 		"                           disconnected (default 5000; 0: close at once)\n"
+		"  --max-connections N      connections at once, host clients still sending\n"
+		"                           their request line included (default %u,\n"
+		"                           like Firecracker; 1..65536). More are refused:\n"
+		"                           host clients are closed, guests get a reset.\n"
+		"                           Memory for guest data is at most N times\n"
+		"                           --tx-buffer-size\n"
 		"  --log-level LEVEL        silent, error, warn, info (default), debug\n"
 		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
 		"  -h, --help               this text           -V, --version\n",
-		DEFAULT_CID, MIN_TX_BUFFER / 1024, MAX_TX_BUFFER / (1024 * 1024));
+		DEFAULT_CID, MIN_TX_BUFFER / 1024, MAX_TX_BUFFER / (1024 * 1024),
+		VSOCK_DEFAULT_MAX_CONNS);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -115,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "tx-buffer-size", required_argument, NULL, 'b' },
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "reconnect-timeout", required_argument, NULL, 'r' },
+		{ "max-connections", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -130,6 +142,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.tx_buffer_size = DEFAULT_TX_BUFFER,
 		.connect_timeout_ms = 5000,
 		.reconnect_timeout_ms = 5000,
+		.max_conns = VSOCK_DEFAULT_MAX_CONNS,
 		.level = LOG_INFO,
 	};
 	while ((opt = getopt_long(argc, argv, "vqhV", longopts, NULL)) != -1) {
@@ -182,6 +195,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->reconnect_timeout_ms = (int)v;
 			break;
+		case 'm':
+			if (parse_u64(optarg, &v) != (int)strlen(optarg) ||
+			    v < 1 || v > 65536) {
+				fprintf(stderr, "upcall-vsockd: --max-connections: "
+					"'%s' is not a number in 1..65536\n",
+					optarg);
+				return 2;
+			}
+			o->max_conns = (unsigned)v;
+			break;
 		case 'l':
 			if (log_parse_level(optarg, &o->level) != 0) {
 				fprintf(stderr, "upcall-vsockd: --log-level: "
@@ -233,12 +256,53 @@ static void signal_event(struct ev_handler *h, uint32_t events)
 
 static void after_batch(void *ctx)
 {
-	vsock_dev_after_batch(&((struct daemon *)ctx)->dev);
+	struct daemon *dm = ctx;
+
+	host_uds_tick(&dm->uds);
+	vhost_user_tick(&dm->vu);
+	vsock_dev_after_batch(&dm->dev);
+}
+
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	return b >= 0 && b < a ? b : a;
 }
 
 static int next_timeout(void *ctx)
 {
-	return vsock_dev_next_timeout(&((struct daemon *)ctx)->dev);
+	struct daemon *dm = ctx;
+
+	return min_timeout(min_timeout(vsock_dev_next_timeout(&dm->dev),
+				       host_uds_next_timeout(&dm->uds)),
+			   vhost_user_next_timeout(&dm->vu));
+}
+
+/*
+ * Each connection holds one descriptor (two while a host client still
+ * sends its line). Raise the soft open-file limit towards what the limit
+ * needs; when the hard limit is lower, say so: accept() failures are then
+ * shed (see listener.h), never spun on.
+ */
+static void fit_fd_limit(unsigned max_conns)
+{
+	rlim_t want = (rlim_t)max_conns * 2 + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		log_warn("open-file limit %llu (hard) is below the %llu that "
+			 "%u connections may need; extra clients will be refused",
+			 (unsigned long long)rl.rlim_max,
+			 (unsigned long long)want, max_conns);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s",
+			 (unsigned long long)want, strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -279,11 +343,15 @@ int main(int argc, char **argv)
 		       o.uds_path);
 	dm.dev.connect_timeout_ms = o.connect_timeout_ms;
 	dm.dev.reconnect_timeout_ms = o.reconnect_timeout_ms;
+	dm.dev.max_conns = o.max_conns;
+	fit_fd_limit(o.max_conns);
 	r = ev_set(&dm.loop, &dm.sig_ev, EPOLLIN);
 	if (r == 0)
-		r = vhost_user_open(&dm.vu, &dm.loop, &dm.dev, o.socket_path);
+		r = vhost_user_open(&dm.vu, &dm.loop, &dm.dev, o.socket_path,
+				    SOCKET_MODE_DEFAULT);
 	if (r == 0) {
-		r = host_uds_open(&dm.uds, &dm.dev, o.uds_path);
+		r = host_uds_open(&dm.uds, &dm.loop, &dm.dev, o.uds_path,
+				  SOCKET_MODE_DEFAULT);
 		if (r != 0)
 			vhost_user_close(&dm.vu);
 	}
@@ -293,8 +361,10 @@ int main(int argc, char **argv)
 		loop_fini(&dm.loop);
 		return 1;
 	}
-	log_info("ready: guest CID %llu, buffer %u bytes",
-		 (unsigned long long)o.guest_cid, o.tx_buffer_size);
+	log_info("ready: guest CID %llu, buffer %u bytes, at most %u "
+		 "connections (guest data buffers at most %llu MiB)",
+		 (unsigned long long)o.guest_cid, o.tx_buffer_size, o.max_conns,
+		 (unsigned long long)o.max_conns * o.tx_buffer_size >> 20);
 	r = loop_run(&dm.loop);
 	host_uds_close(&dm.uds);
 	vhost_user_close(&dm.vu);

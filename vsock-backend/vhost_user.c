@@ -575,13 +575,14 @@ static void accept_frontend(struct ev_handler *h, uint32_t events)
 	int fd;
 
 	(void)events;
-	fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_rl(&vu->refuse_rl, LOG_WARN, "accept on %s: %s",
-			       vu->path, strerror(errno));
+	fd = accept_guarded(&vu->guard, h->fd, vu->path);
+	if (fd == -EMFILE) {
+		if (ev_set(vu->loop, &vu->listen_ev, 0) != 0)
+			log_err("%s: cannot pause the listener", vu->path);
 		return;
 	}
+	if (fd < 0)
+		return;
 	if (vu->conn_ev.fd >= 0) {
 		/*
 		 * One guest per daemon: its CID and hybrid sockets are ours.
@@ -605,10 +606,22 @@ static void accept_frontend(struct ev_handler *h, uint32_t events)
 		close_fd(&vu->conn_ev.fd);
 }
 
-int vhost_user_open(struct vhost_user *vu, struct loop *loop,
-		    struct vsock_dev *dev, const char *path)
+void vhost_user_tick(struct vhost_user *vu)
 {
-	int fd;
+	if (vu->listen_ev.fd >= 0 && accept_guard_due(&vu->guard, now_ms()) &&
+	    ev_set(vu->loop, &vu->listen_ev, EPOLLIN) != 0)
+		log_err("%s: cannot re-arm the listener", vu->path);
+}
+
+int vhost_user_next_timeout(const struct vhost_user *vu)
+{
+	return accept_guard_timeout(&vu->guard, now_ms());
+}
+
+int vhost_user_open(struct vhost_user *vu, struct loop *loop,
+		    struct vsock_dev *dev, const char *path, mode_t mode)
+{
+	int fd, r;
 
 	memset(vu, 0, sizeof(*vu));
 	vu->loop = loop;
@@ -625,17 +638,24 @@ int vhost_user_open(struct vhost_user *vu, struct loop *loop,
 	if (strlen(path) >= sizeof(vu->path))
 		return -ENAMETOOLONG;
 	strcpy(vu->path, path);
-	fd = uds_listen(path, 4);
-	if (fd < 0)
+	r = accept_guard_init(&vu->guard);
+	if (r != 0)
+		return r;
+	fd = uds_listen(path, 4, mode);
+	if (fd < 0) {
+		accept_guard_fini(&vu->guard);
 		return fd;
+	}
 	ev_init(&vu->listen_ev, fd, accept_frontend);
 	if (ev_set(loop, &vu->listen_ev, EPOLLIN) != 0) {
 		close(fd);
 		unlink(path);
 		vu->listen_ev.fd = -1;
+		accept_guard_fini(&vu->guard);
 		return -EIO;
 	}
-	log_info("vhost-user socket listening on %s", path);
+	log_info("vhost-user socket listening on %s (mode %04o)", path,
+		 (unsigned)mode);
 	return 0;
 }
 
@@ -649,6 +669,7 @@ void vhost_user_close(struct vhost_user *vu)
 	if (vu->listen_ev.fd >= 0) {
 		ev_del(vu->loop, &vu->listen_ev);
 		close_fd(&vu->listen_ev.fd);
+		accept_guard_fini(&vu->guard);
 		if (unlink(vu->path) != 0 && errno != ENOENT)
 			log_warn("remove %s: %s", vu->path, strerror(errno));
 	}

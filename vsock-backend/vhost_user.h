@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "virtqueue.h"
@@ -53,6 +54,7 @@ struct vhost_user {
 	unsigned sessions;
 	unsigned refused;		/* front-ends refused: one was served */
 	struct log_ratelimit refuse_rl;
+	struct accept_guard guard;
 
 	/* message being received */
 	uint8_t msg[VU_HDR_SIZE + VU_MAX_PAYLOAD];
@@ -61,9 +63,14 @@ struct vhost_user {
 	unsigned nfds;
 };
 
+/* Listens on path with permissions mode. 0 or -errno. */
 int vhost_user_open(struct vhost_user *vu, struct loop *loop,
-		    struct vsock_dev *dev, const char *path);
+		    struct vsock_dev *dev, const char *path, mode_t mode);
 void vhost_user_close(struct vhost_user *vu);
+/* After each event batch: re-arms a listener paused for lack of fds. */
+void vhost_user_tick(struct vhost_user *vu);
+/* Milliseconds until that, or -1. */
+int vhost_user_next_timeout(const struct vhost_user *vu);
 
 /* Exposed for the tests: feature bits offered. */
 uint64_t vhost_user_features(void);

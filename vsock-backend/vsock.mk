@@ -10,7 +10,8 @@ VSOCKD_BIN := $(BIN)/upcall-vsockd
 VSOCKD_LIB_SRCS := vsock-backend/log.c vsock-backend/loop.c \
 	vsock-backend/virtqueue.c vsock-backend/vsock_packet.c \
 	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c \
-	vsock-backend/host_uds.c vsock-backend/vhost_user.c
+	vsock-backend/listener.c vsock-backend/host_uds.c \
+	vsock-backend/vhost_user.c
 VSOCKD_SRCS := $(VSOCKD_LIB_SRCS) vsock-backend/main.c
 VSOCKD_OBJDIR := $(BUILD)/vsock-backend/obj
 VSOCKD_OBJS := $(patsubst vsock-backend/%.c,$(VSOCKD_OBJDIR)/%.o,$(VSOCKD_SRCS))
@@ -69,7 +70,8 @@ check-unit-vsock: $(VSOCKD_TEST_BINS)
 VSOCKD_FUZZ := $(BUILD)/vsock-backend/fuzz/vsock_fuzz
 VSOCKD_FUZZ_SRCS := vsock-backend/log.c vsock-backend/loop.c \
 	vsock-backend/virtqueue.c vsock-backend/vsock_packet.c \
-	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c vsock-backend/host_uds.c
+	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c \
+	vsock-backend/listener.c vsock-backend/host_uds.c
 VSOCKD_FUZZ_CORPUS := $(BUILD)/vsock-backend/fuzz/corpus
 # Short run inside `make check`, long one for `make fuzz`.
 VSOCKD_FUZZ_CHECK_SECS ?= 25

@@ -27,15 +27,9 @@ struct vsock_conn *conn_new(struct vsock_dev *d, int fd)
 	if (!c)
 		return NULL;
 	c->buf_cap = d->buf_alloc;
-	c->buf = malloc(c->buf_cap);
-	if (!c->buf) {
-		free(c);
-		return NULL;
-	}
 	c->dev = d;
-	c->state = CONN_LINE;
+	c->state = CONN_CONNECTING;
 	ev_init(&c->ev, fd, conn_event);
-	vsock_dev_link(d, c);
 	return c;
 }
 
@@ -50,8 +44,6 @@ uint32_t conn_peer_credit(const struct vsock_conn *c)
 
 static bool guest_knows(const struct vsock_conn *c)
 {
-	if (c->state == CONN_LINE)
-		return false;
 	return !(c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST));
 }
 
@@ -85,9 +77,6 @@ void conn_update_events(struct vsock_conn *c)
 	if (c->state == CONN_DEAD || c->hup)
 		return;
 	switch (c->state) {
-	case CONN_LINE:
-		ev = EPOLLIN;
-		break;
 	case CONN_CONNECTING:
 		ev = 0;	/* hang-ups and errors are always reported */
 		break;
@@ -210,9 +199,6 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 	switch (c->state) {
 	case CONN_DEAD:
 		return;
-	case CONN_LINE:
-		host_uds_line_input(c);
-		return;
 	case CONN_CONNECTING:
 		log_info("host client for guest port %u went away before the "
 			 "guest answered", c->peer_port);
@@ -277,48 +263,14 @@ static void take_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 		c->credit_requested = false;
 }
 
-void conn_guest_request(struct vsock_dev *d, const struct vsock_hdr *h)
+void conn_guest_accepted(struct vsock_conn *c, const struct vsock_hdr *h)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vsock_conn *c;
-	int fd, n;
-
-	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->uds_path,
-		     h->dst_port);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		log_warn("guest connect to host port %u: socket path too long",
-			 h->dst_port);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_err("socket: %s", strerror(errno));
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
-	/* A Unix connect completes at once or fails (EAGAIN: backlog full). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		log_info("guest port %u -> host port %u: %s: %s; refusing",
-			 h->src_port, h->dst_port, sa.sun_path, strerror(errno));
-		close(fd);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
-	c = conn_new(d, fd);
-	if (!c) {
-		log_err("out of memory for a connection");
-		close(fd);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
 	c->local_port = h->dst_port;
 	c->peer_port = h->src_port;
 	c->state = CONN_ESTABLISHED;
 	c->pend |= PEND_RESPONSE;
 	take_credit(c, h);
-	d->stats.conns_opened++;
-	log_dbg("guest port %u -> %s", h->src_port, sa.sun_path);
+	c->dev->stats.conns_opened++;
 	conn_update_events(c);
 }
 
@@ -333,6 +285,16 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 			 c->local_port, c->peer_port);
 		conn_close(c, true);
 		return;
+	}
+	if (!c->buf && h->len) {
+		/* Lazily: memory is live connections x buffered data. */
+		c->buf = malloc(c->buf_cap);
+		if (!c->buf) {
+			log_err("conn %u <-> %u: out of memory for its buffer; "
+				"resetting", c->local_port, c->peer_port);
+			conn_close(c, true);
+			return;
+		}
 	}
 	if (h->len > c->buf_cap - c->buf_len) {
 		log_warn("conn %u <-> %u: guest sent %u bytes with %u credit; "
@@ -357,7 +319,7 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		       const struct vq_chain *chain)
 {
-	if (c->state == CONN_DEAD || c->state == CONN_LINE)
+	if (c->state == CONN_DEAD)
 		return;
 	take_credit(c, h);
 	switch (h->op) {
@@ -426,7 +388,6 @@ static bool may_read(const struct vsock_conn *c)
 bool conn_wants_rx(const struct vsock_conn *c)
 {
 	switch (c->state) {
-	case CONN_LINE:
 	case CONN_DEAD:
 		return false;
 	case CONN_CONNECTING:
@@ -565,10 +526,6 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 void conn_timeout(struct vsock_conn *c)
 {
 	switch (c->state) {
-	case CONN_LINE:
-		log_info("host client sent no CONNECT line in time; closing");
-		conn_close(c, false);
-		break;
 	case CONN_CONNECTING:
 		log_info("guest did not answer a connection to port %u in "
 			 "time; closing the host client", c->peer_port);

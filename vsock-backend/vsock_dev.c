@@ -2,8 +2,11 @@
 #include "vsock_dev.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -16,6 +19,7 @@ void vsock_dev_init(struct vsock_dev *d, struct loop *loop, uint64_t cid,
 	d->guest_cid = cid;
 	d->buf_alloc = buf_alloc;
 	d->uds_path = uds_path;
+	d->max_conns = VSOCK_DEFAULT_MAX_CONNS;
 	d->connect_timeout_ms = 5000;
 	d->reconnect_timeout_ms = 5000;
 	d->next_port = VSOCK_EPHEMERAL_FIRST;
@@ -28,7 +32,7 @@ bool vsock_dev_running(const struct vsock_dev *d)
 	return d->q[VSOCK_QUEUE_RX].started && d->q[VSOCK_QUEUE_TX].started;
 }
 
-void vsock_dev_link(struct vsock_dev *d, struct vsock_conn *c)
+static void link_conn(struct vsock_dev *d, struct vsock_conn *c)
 {
 	c->next = NULL;
 	c->prev = d->tail;
@@ -66,16 +70,98 @@ struct vsock_conn *vsock_dev_find(struct vsock_dev *d, uint32_t local_port,
 				  uint32_t peer_port)
 {
 	for (struct vsock_conn *c = d->head; c; c = c->next)
-		if (c->state != CONN_LINE && c->local_port == local_port &&
-		    c->peer_port == peer_port)
+		if (c->local_port == local_port && c->peer_port == peer_port)
 			return c;
 	return NULL;
+}
+
+bool vsock_dev_has_room(const struct vsock_dev *d, unsigned pending)
+{
+	return d->nconns < d->max_conns &&
+	       pending < d->max_conns - d->nconns;
+}
+
+/* The one place a connection enters the table. */
+static struct vsock_conn *adopt(struct vsock_dev *d, int fd)
+{
+	struct vsock_conn *c;
+
+	if (d->nconns >= d->max_conns)
+		return NULL;
+	c = conn_new(d, fd);
+	if (c)
+		link_conn(d, c);
+	return c;
+}
+
+int vsock_dev_host_connect(struct vsock_dev *d, int fd, uint32_t guest_port)
+{
+	struct vsock_conn *c;
+
+	if (d->nconns >= d->max_conns) {
+		d->stats.refused_limit++;
+		return -EBUSY;
+	}
+	c = adopt(d, fd);
+	if (!c)
+		return -ENOMEM;
+	conn_host_connect(c, guest_port);
+	return 0;
+}
+
+/* Guest REQUEST to host port P: connect <uds_path>_<P>. */
+static void guest_request(struct vsock_dev *d, const struct vsock_hdr *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vsock_conn *c;
+	int fd, n;
+
+	if (d->nconns >= d->max_conns) {
+		d->stats.refused_limit++;
+		log_rl(&d->guest_rl, LOG_WARN, "guest connect to host port %u: "
+		       "connection limit (%u) reached; refusing", h->dst_port,
+		       d->max_conns);
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->uds_path,
+		     h->dst_port);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+		log_rl(&d->guest_rl, LOG_WARN, "guest connect to host port %u: "
+		       "socket path too long", h->dst_port);
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_rl(&d->guest_rl, LOG_ERROR, "socket: %s", strerror(errno));
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	/* A Unix connect completes at once or fails (EAGAIN: backlog full). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		log_rl(&d->guest_rl, LOG_INFO, "guest port %u -> host port %u: "
+		       "%s: %s; refusing", h->src_port, h->dst_port,
+		       sa.sun_path, strerror(errno));
+		close(fd);
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	c = adopt(d, fd);
+	if (!c) {
+		log_rl(&d->guest_rl, LOG_ERROR, "out of memory for a connection");
+		close(fd);
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		return;
+	}
+	log_dbg("guest port %u -> %s", h->src_port, sa.sun_path);
+	conn_guest_accepted(c, h);
 }
 
 static bool port_in_use(struct vsock_dev *d, uint32_t port)
 {
 	for (struct vsock_conn *c = d->head; c; c = c->next)
-		if (c->state != CONN_LINE && c->local_port == port)
+		if (c->local_port == port)
 			return true;
 	return false;
 }
@@ -169,7 +255,7 @@ static void handle_packet(struct vsock_dev *d, const struct vsock_hdr *h,
 	}
 	if (!c) {
 		if (h->op == VSOCK_OP_REQUEST) {
-			conn_guest_request(d, h);
+			guest_request(d, h);
 			return;
 		}
 		d->stats.unknown_conn++;
@@ -312,7 +398,7 @@ void vsock_dev_flush(struct vsock_dev *d)
 			/* Round robin: the connection just served goes last. */
 			if (c->state != CONN_DEAD && c != d->tail) {
 				unlink_conn(d, c);
-				vsock_dev_link(d, c);
+				link_conn(d, c);
 			}
 		}
 		if (used == 0) {
@@ -355,8 +441,7 @@ static void drop_guest_connections(struct vsock_dev *d, const char *why)
 
 	for (c = d->head; c; c = next) {
 		next = c->next;
-		if (c->state == CONN_LINE ||
-		    (c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST)))
+		if (c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST))
 			continue;
 		conn_close(c, false);
 		n++;

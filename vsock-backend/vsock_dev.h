@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The virtio-vsock device: its three virtqueues, the table of connections
- * and the packets it owes the guest. vsock_dev.c moves packets between the
- * rings and the connections; vsock_conn.c is the per-connection state
- * machine and owns each connection's Unix-socket fd; host_uds.c owns the
- * hybrid listener.
+ * and the packets it owes the guest. The device owns the connection table:
+ * every connection is created (within --max-connections) and removed
+ * here. vsock_dev.c moves packets between the rings and the connections;
+ * vsock_conn.c is the per-connection state machine and owns each
+ * connection's Unix-socket fd. host_uds.c (above this file) owns host
+ * clients until their request line is complete.
  */
 #ifndef VSOCKD_VSOCK_DEV_H
 #define VSOCKD_VSOCK_DEV_H
@@ -12,17 +14,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "loop.h"
 #include "virtqueue.h"
 #include "vsock_packet.h"
 
 #define VSOCK_NUM_QUEUES 3
 #define VSOCK_RST_QUEUE 256
-#define VSOCK_LINE_MAX 32
 #define VSOCK_EPHEMERAL_FIRST 0x40000000u
+/* Firecracker's per-device limit. */
+#define VSOCK_DEFAULT_MAX_CONNS 1023
 
 enum conn_state {
-	CONN_LINE,		/* host client: reading "CONNECT <port>\n" */
 	CONN_CONNECTING,	/* REQUEST owed or sent, waiting for RESPONSE */
 	CONN_ESTABLISHED,
 	CONN_CLOSING,		/* guest shut both ways: flush, then RST */
@@ -50,10 +53,10 @@ struct vsock_conn {
 	uint32_t peer_port;	/* guest side port */
 	int64_t deadline_ms;	/* 0: none */
 
-	char line[VSOCK_LINE_MAX];
-	unsigned line_len;
-
-	/* guest -> host: bytes received but not yet written to the socket */
+	/*
+	 * guest -> host: bytes received but not yet written to the socket.
+	 * Allocated (buf_cap bytes) the first time data must wait.
+	 */
 	uint8_t *buf;
 	uint32_t buf_cap, buf_head, buf_len;
 	uint32_t rx_cnt;	/* guest payload bytes received */
@@ -109,12 +112,14 @@ struct vsock_rst {
 
 struct vsock_stats {
 	uint64_t bad_chains, bad_packets, unknown_conn, conns_opened;
+	uint64_t refused_limit;		/* over --max-connections */
 };
 
 struct vsock_dev {
 	struct loop *loop;
 	uint64_t guest_cid;
 	uint32_t buf_alloc;		/* --tx-buffer-size */
+	unsigned max_conns;		/* --max-connections */
 	int connect_timeout_ms;
 	const char *uds_path;		/* guest-initiated: <uds_path>_<port> */
 
@@ -129,6 +134,7 @@ struct vsock_dev {
 	struct vsock_rst rst[VSOCK_RST_QUEUE];	/* RSTs owed, no connection */
 	unsigned rst_first, rst_count;
 
+	struct log_ratelimit guest_rl;	/* log lines the guest causes */
 	bool reset_event_pending;
 	/* The front-end went away: connections wait this long for it. */
 	int reconnect_timeout_ms;
@@ -176,10 +182,21 @@ void vsock_dev_after_batch(struct vsock_dev *d);
 int vsock_dev_next_timeout(struct vsock_dev *d);
 bool vsock_dev_running(const struct vsock_dev *d);
 
+/*
+ * Whether `pending` more connections (host clients still sending their
+ * request line) fit under --max-connections next to the live ones.
+ */
+bool vsock_dev_has_room(const struct vsock_dev *d, unsigned pending);
+/*
+ * A host client asked for guest port guest_port. 0: the device owns fd
+ * (non-blocking) and sends the guest a REQUEST; -EBUSY: the connection
+ * limit is reached, -ENOMEM: out of memory (the caller still owns fd).
+ */
+int vsock_dev_host_connect(struct vsock_dev *d, int fd, uint32_t guest_port);
+
 /* Internal to the device and connection files. */
 void vsock_dev_queue_rst(struct vsock_dev *d, uint32_t local_port,
 			 uint32_t peer_port);
-void vsock_dev_link(struct vsock_dev *d, struct vsock_conn *c);
 struct vsock_conn *vsock_dev_find(struct vsock_dev *d, uint32_t local_port,
 				  uint32_t peer_port);
 uint32_t vsock_dev_alloc_port(struct vsock_dev *d);
@@ -187,11 +204,12 @@ uint32_t vsock_dev_alloc_port(struct vsock_dev *d);
 void vsock_dev_bury(struct vsock_dev *d, struct vsock_conn *c);
 
 /* vsock_conn.c: the state machine. */
+/* A connection for fd, not linked anywhere yet; NULL: out of memory. */
 struct vsock_conn *conn_new(struct vsock_dev *d, int fd);
 /* Host client asked for guest port: owes a REQUEST. */
 void conn_host_connect(struct vsock_conn *c, uint32_t guest_port);
-/* Guest REQUEST to host port: connect <uds_path>_<port>. */
-void conn_guest_request(struct vsock_dev *d, const struct vsock_hdr *h);
+/* The guest's REQUEST h reached a host listener on fd: owes a RESPONSE. */
+void conn_guest_accepted(struct vsock_conn *c, const struct vsock_hdr *h);
 void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		       const struct vq_chain *chain);
 /* Whether c owes the guest a packet now. */
@@ -208,22 +226,5 @@ uint32_t conn_peer_credit(const struct vsock_conn *c);
  */
 uint32_t conn_guest_window(const struct vsock_conn *c);
 void conn_timeout(struct vsock_conn *c);
-
-/* host_uds.c: the hybrid listener. */
-struct host_uds {
-	struct ev_handler ev;
-	struct vsock_dev *dev;
-	char path[108];
-};
-int host_uds_open(struct host_uds *u, struct vsock_dev *d, const char *path);
-void host_uds_close(struct host_uds *u);
-/* Parses "CONNECT <port>" (no newline). 0 on success. */
-int host_uds_parse_connect(const char *line, uint32_t *port);
-void host_uds_line_input(struct vsock_conn *c);
-/*
- * Listening Unix socket at path (a stale socket file is replaced); the
- * path appears only once the socket listens. Returns the fd or -errno.
- */
-int uds_listen(const char *path, int backlog);
 
 #endif

@@ -68,7 +68,7 @@ static int setup(void **state UNUSED)
 	vsock_dev_init(&d, &lp, 77, 4096, "/nonexistent");
 	lp.ctx = &d;
 	lp.after_batch = after;
-	assert_int_equal(vhost_user_open(&vu, &lp, &d, sock), 0);
+	assert_int_equal(vhost_user_open(&vu, &lp, &d, sock, 0600), 0);
 	fe = connect_fe();
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "guestmem.h"
+#include "host_uds.h"
 #include "log.h"
 #include "loop.h"
 #include "vsock_dev.h"
@@ -187,7 +188,7 @@ static int listen_port(uint32_t port)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s_%u", uds, port);
-	return uds_listen(path, 8);
+	return uds_listen(path, 8, 0600);
 }
 
 static int accept_one(int lfd)
@@ -215,15 +216,12 @@ static int guest_connects(uint32_t guest_port)
 static int host_connects(uint32_t guest_port, uint32_t *host_port)
 {
 	struct vsock_hdr h;
-	struct vsock_conn *c;
 	char line[32] = { 0 };
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	c = conn_new(&d, sv[0]);
-	assert_non_null(c);
-	conn_host_connect(c, guest_port);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], guest_port), 0);
 	vsock_dev_flush(&d);
 	assert_int_equal(rx_next(&h, NULL), 1);
 	assert_int_equal(h.op, VSOCK_OP_REQUEST);
@@ -287,14 +285,12 @@ static void host_connect_handshake(void **state UNUSED)
 static void host_connect_refused_by_guest(void **state UNUSED)
 {
 	struct vsock_hdr h;
-	struct vsock_conn *c;
 	char b;
 	int sv[2];
 
 	post_rx(4);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	c = conn_new(&d, sv[0]);
-	conn_host_connect(c, 99);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 99), 0);
 	vsock_dev_flush(&d);
 	assert_int_equal(rx_next(&h, NULL), 1);
 	guest_op(VSOCK_OP_RST, 99, h.src_port);
@@ -307,15 +303,13 @@ static void host_connect_refused_by_guest(void **state UNUSED)
 static void host_connect_times_out(void **state UNUSED)
 {
 	struct vsock_hdr h;
-	struct vsock_conn *c;
 	char b;
 	int sv[2];
 
 	post_rx(4);
 	d.connect_timeout_ms = 30;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	c = conn_new(&d, sv[0]);
-	conn_host_connect(c, 99);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 99), 0);
 	vsock_dev_flush(&d);
 	assert_int_equal(rx_next(&h, NULL), 1);
 	for (int i = 0; i < 20 && d.nconns; i++)
@@ -739,12 +733,10 @@ static void host_ports_are_unique(void **state UNUSED)
 	int sv[12][2];
 
 	for (int i = 0; i < 12; i++) {
-		struct vsock_conn *c;
 
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
 					    0, sv[i]), 0);
-		c = conn_new(&d, sv[i][0]);
-		conn_host_connect(c, 1219);
+		assert_int_equal(vsock_dev_host_connect(&d, sv[i][0], 1219), 0);
 	}
 	post_rx(12);
 	for (int i = 0; i < 12; i++) {
@@ -872,6 +864,58 @@ static void new_frontend_new_rings_drops(void **state UNUSED)
 	close(fd);
 }
 
+/* Item 2 of issue 12: at most max_conns connections, beyond: refused. */
+static void connection_limit_refuses_cleanly(void **state UNUSED)
+{
+	int lfd = listen_port(1234), fds[2], sv[2];
+
+	post_rx(8);
+	d.max_conns = 2;
+	guest_op(VSOCK_OP_REQUEST, 5000, 1234);
+	expect_rx(VSOCK_OP_RESPONSE, 1234, 5000);
+	guest_op(VSOCK_OP_REQUEST, 5001, 1234);
+	expect_rx(VSOCK_OP_RESPONSE, 1234, 5001);
+	fds[0] = accept_one(lfd);
+	fds[1] = accept_one(lfd);
+	/* The third guest connection gets an RST, the host nothing. */
+	guest_op(VSOCK_OP_REQUEST, 5002, 1234);
+	expect_rx(VSOCK_OP_RST, 1234, 5002);
+	assert_int_equal(d.nconns, 2);
+	assert_int_equal(d.stats.refused_limit, 1);
+	/* A host client too: the caller keeps (and closes) its fd. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 80), -EBUSY);
+	assert_false(vsock_dev_has_room(&d, 0));
+	close(sv[0]);
+	close(sv[1]);
+	/* One goes away: room again. */
+	close(fds[0]);
+	pump();
+	while (d.nconns == 2 && rx_next(&(struct vsock_hdr){ 0 }, NULL))
+		pump();
+	guest_op(VSOCK_OP_RST, 5000, 1234);
+	assert_true(vsock_dev_has_room(&d, 0));
+	assert_false(vsock_dev_has_room(&d, 1));
+	close(fds[1]);
+	close(lfd);
+}
+
+/* Memory is live connections x buffered data: no buffer until needed. */
+static void buffer_allocated_only_when_data_waits(void **state UNUSED)
+{
+	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	uint8_t buf[8];
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	assert_null(d.head->buf);
+	h.len = 3;
+	guest_send(&h, "abc", 3);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 3);
+	close(fd);
+}
+
 static void transport_reset_event_after_reconnect(void **state UNUSED)
 {
 	uint64_t a = gm_alloc(&g, 8);
@@ -945,6 +989,8 @@ int main(void)
 		T(driver_reset_closes_host_sides),
 		T(frontend_gone_keeps_then_drops),
 		T(new_frontend_new_rings_drops),
+		T(connection_limit_refuses_cleanly),
+		T(buffer_allocated_only_when_data_waits),
 		T(transport_reset_event_after_reconnect),
 		T(connect_line_parsing),
 	};
