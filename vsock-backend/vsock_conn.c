@@ -164,7 +164,7 @@ static int conn_write(struct vsock_conn *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			log_info("conn %u <-> %u: host side write: %s; resetting",
+			log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: host side write: %s; resetting",
 				 c->local_port, c->peer_port, strerror(errno));
 			conn_close(c, true);
 			return -1;
@@ -200,7 +200,7 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 	case CONN_DEAD:
 		return;
 	case CONN_CONNECTING:
-		log_info("host client for guest port %u went away before the "
+		log_rl(&c->dev->guest_rl, LOG_INFO, "host client for guest port %u went away before the "
 			 "guest answered", c->peer_port);
 		conn_close(c, true);
 		return;
@@ -214,7 +214,7 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 
 		if (getsockopt(c->ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 			err = errno;
-		log_info("conn %u <-> %u: host side error: %s; resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: host side error: %s; resetting",
 			 c->local_port, c->peer_port, strerror(err));
 		conn_close(c, true);
 		return;
@@ -281,7 +281,7 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 
 	if (c->state != CONN_ESTABLISHED ||
 	    (c->peer_shutdown & VSOCK_SHUTDOWN_SEND)) {
-		log_info("conn %u <-> %u: data after shutdown; resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: data after shutdown; resetting",
 			 c->local_port, c->peer_port);
 		conn_close(c, true);
 		return;
@@ -297,7 +297,7 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 		}
 	}
 	if (h->len > c->buf_cap - c->buf_len) {
-		log_warn("conn %u <-> %u: guest sent %u bytes with %u credit; "
+		log_rl(&c->dev->guest_rl, LOG_WARN, "conn %u <-> %u: guest sent %u bytes with %u credit; "
 			 "resetting", c->local_port, c->peer_port, h->len,
 			 c->buf_cap - c->buf_len);
 		conn_close(c, true);
@@ -339,7 +339,7 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		break;
 	case VSOCK_OP_RST:
 		if (c->state == CONN_CONNECTING)
-			log_info("guest refused connection to port %u",
+			log_rl(&c->dev->guest_rl, LOG_INFO, "guest refused connection to port %u",
 				 c->peer_port);
 		conn_close(c, false);
 		return;
@@ -370,7 +370,7 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		break;
 	default:
 		/* REQUEST on a live connection, or an unknown op. */
-		log_info("conn %u <-> %u: unexpected %s (op %u); resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: unexpected %s (op %u); resetting",
 			 c->local_port, c->peer_port, vsock_op_name(h->op),
 			 h->op);
 		conn_close(c, true);
@@ -485,7 +485,7 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 			} else if (errno == EAGAIN) {
 				c->readable = false;
 			} else {
-				log_info("conn %u <-> %u: host side read: %s; "
+				log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: host side read: %s; "
 					 "resetting", c->local_port,
 					 c->peer_port, strerror(errno));
 				h.op = VSOCK_OP_RST;
@@ -527,12 +527,12 @@ void conn_timeout(struct vsock_conn *c)
 {
 	switch (c->state) {
 	case CONN_CONNECTING:
-		log_info("guest did not answer a connection to port %u in "
+		log_rl(&c->dev->guest_rl, LOG_INFO, "guest did not answer a connection to port %u in "
 			 "time; closing the host client", c->peer_port);
 		conn_close(c, true);
 		break;
 	default:
-		log_info("conn %u <-> %u: guest did not finish closing; "
+		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: guest did not finish closing; "
 			 "resetting", c->local_port, c->peer_port);
 		conn_close(c, true);
 		break;

@@ -185,7 +185,8 @@ void vsock_dev_queue_rst(struct vsock_dev *d, uint32_t local_port,
 	struct vsock_rst *r;
 
 	if (d->rst_count == VSOCK_RST_QUEUE) {
-		log_warn("RST queue full, dropping RST %u -> %u", local_port,
+		log_rl(&d->guest_rl, LOG_WARN, "RST queue full, dropping RST "
+		       "%u -> %u", local_port,
 			 peer_port);
 		return;
 	}
@@ -266,6 +267,31 @@ static void handle_packet(struct vsock_dev *d, const struct vsock_hdr *h,
 	conn_guest_packet(c, h, chain);
 }
 
+/*
+ * A packet whose header names more payload than its descriptors hold (or
+ * more than any packet may carry). Skipping it would leave a hole in the
+ * stream: the connection it belongs to is reset instead (RST both ways),
+ * and a packet for no connection gets an RST as any other would.
+ */
+static void bad_length(struct vsock_dev *d, const struct vsock_hdr *h,
+		       const struct vq_chain *chain)
+{
+	struct vsock_conn *c;
+
+	d->stats.bad_packets++;
+	log_rl(&d->guest_rl, LOG_WARN, "tx: %s %u -> %u says %u payload bytes, "
+	       "its descriptors hold %u; resetting", vsock_op_name(h->op),
+	       h->src_port, h->dst_port, h->len,
+	       chain->out_len - VSOCK_HDR_LEN);
+	if (h->src_cid != d->guest_cid || h->dst_cid != VSOCK_HOST_CID)
+		return;
+	c = vsock_dev_find(d, h->dst_port, h->src_port);
+	if (c)
+		conn_close(c, true);
+	else if (h->op != VSOCK_OP_RST)
+		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+}
+
 void vsock_dev_process_tx(struct vsock_dev *d)
 {
 	struct vsock_queue *q = &d->q[VSOCK_QUEUE_TX];
@@ -283,14 +309,21 @@ void vsock_dev_process_tx(struct vsock_dev *d)
 		}
 		if (r == VQ_BAD_CHAIN) {
 			d->stats.bad_chains++;
-			log_warn("tx: malformed descriptor chain (head %u) dropped",
-				 chain.head);
-		} else if (vsock_parse_chain(&chain, &h) != VSOCK_PKT_OK) {
-			d->stats.bad_packets++;
-			log_warn("tx: malformed packet (%u bytes) dropped",
-				 chain.out_len);
+			log_rl(&d->guest_rl, LOG_WARN, "tx: malformed descriptor "
+			       "chain (head %u) dropped", chain.head);
 		} else {
-			handle_packet(d, &h, &chain);
+			enum vsock_parse_result pr = vsock_parse_chain(&chain, &h);
+
+			if (pr == VSOCK_PKT_OK)
+				handle_packet(d, &h, &chain);
+			else if (pr == VSOCK_PKT_BAD_LEN)
+				bad_length(d, &h, &chain);
+			else {
+				d->stats.bad_packets++;
+				log_rl(&d->guest_rl, LOG_WARN, "tx: packet "
+				       "shorter than a header (%u bytes) dropped",
+				       chain.out_len);
+			}
 		}
 		vq_push(&q->vq, chain.head, 0);
 		notify(d, VSOCK_QUEUE_TX);
@@ -384,8 +417,8 @@ void vsock_dev_flush(struct vsock_dev *d)
 		}
 		if (r == VQ_BAD_CHAIN || chain.in_len < VSOCK_HDR_LEN) {
 			d->stats.bad_chains++;
-			log_warn("rx: unusable buffer (head %u) returned empty",
-				 chain.head);
+			log_rl(&d->guest_rl, LOG_WARN, "rx: unusable buffer "
+			       "(head %u) returned empty", chain.head);
 			vq_push(&q->vq, chain.head, 0);
 			notify(d, VSOCK_QUEUE_RX);
 			continue;

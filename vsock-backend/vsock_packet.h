@@ -47,7 +47,7 @@ void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[VSOCK_HDR_LEN]);
 enum vsock_parse_result {
 	VSOCK_PKT_OK = 0,
 	VSOCK_PKT_SHORT = -1,	/* chain shorter than a header */
-	VSOCK_PKT_BAD_LEN = -2,	/* hdr.len beyond the chain or too big */
+	VSOCK_PKT_BAD_LEN = -2,	/* hdr.len beyond the chain or too big (h filled) */
 };
 
 /* Parses a guest tx chain: header, and the payload's offset in the chain. */

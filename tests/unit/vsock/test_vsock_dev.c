@@ -400,7 +400,8 @@ static void too_short_header_dropped(void **state UNUSED)
 	expect_no_rx();
 }
 
-static void length_beyond_chain_dropped(void **state UNUSED)
+/* Item 6 of issue 12: no connection: an RST, as for any other packet. */
+static void length_beyond_chain_gets_rst(void **state UNUSED)
 {
 	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
 	uint64_t a = gm_alloc(&g, 128);
@@ -413,13 +414,46 @@ static void length_beyond_chain_dropped(void **state UNUSED)
 	gm_add_chain(&g, VSOCK_QUEUE_TX, &s, 1);
 	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
+	expect_rx(VSOCK_OP_RST, 1234, 5000);
 	h.len = 0xffffffff;	/* and an absurd one */
 	vsock_hdr_encode(&h, gm_ptr(&g, a));
 	gm_add_chain(&g, VSOCK_QUEUE_TX, &s, 1);
 	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
+	expect_rx(VSOCK_OP_RST, 1234, 5000);
 	assert_int_equal(d.stats.bad_packets, 2);
 	expect_no_rx();
+}
+
+/*
+ * Item 6 of issue 12: on a live connection a RW packet whose length
+ * disagrees with its descriptors resets the connection instead of being
+ * skipped (which left a hole in the stream).
+ */
+static void bad_length_on_live_connection_resets_it(void **state UNUSED)
+{
+	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	uint64_t a = gm_alloc(&g, 128);
+	struct gm_seg s = { a, VSOCK_HDR_LEN + 10, 0 };
+	uint32_t id, len;
+	char buf[16];
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	h.len = 3;
+	guest_send(&h, "abc", 3);
+	h.len = 20;	/* the descriptors hold 10 */
+	vsock_hdr_encode(&h, gm_ptr(&g, a));
+	gm_add_chain(&g, VSOCK_QUEUE_TX, &s, 1);
+	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
+	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
+	expect_rx(VSOCK_OP_RST, 1234, 5000);
+	assert_int_equal(d.nconns, 0);
+	/* The host got what came before, then the end: no hole. */
+	assert_int_equal(read(fd, buf, sizeof(buf)), 3);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
 }
 
 static void malformed_chain_keeps_serving(void **state UNUSED)
@@ -970,7 +1004,8 @@ int main(void)
 		T(unknown_op_resets_connection),
 		T(request_on_live_connection_resets_it),
 		T(too_short_header_dropped),
-		T(length_beyond_chain_dropped),
+		T(length_beyond_chain_gets_rst),
+		T(bad_length_on_live_connection_resets_it),
 		T(malformed_chain_keeps_serving),
 		T(zero_credit_sends_no_data),
 		T(credit_counters_wrap),
