@@ -14,24 +14,41 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+/*
+ * Firecracker, Cloud Hypervisor and vhost-device-vsock read the line up to
+ * its newline, split it on whitespace, compare the first word with
+ * "connect" ignoring case and parse the second as a u32; Kata's runtime-rs
+ * sends "connect <port>\n". We accept the same keyword in any case and any
+ * run of spaces or tabs around and between the two words (a CR before the
+ * newline too), and refuse anything else, extra words included.
+ */
 int host_uds_parse_connect(const char *line, uint32_t *port)
 {
-	static const char prefix[] = "CONNECT ";
 	uint64_t v = 0;
-	const char *p;
+	const char *p = line;
+	size_t n;
 
-	if (strncmp(line, prefix, sizeof(prefix) - 1) != 0)
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	n = strcspn(p, " \t\r");
+	if (n != 7 || strncasecmp(p, "connect", 7) != 0)
 		return -1;
-	p = line + sizeof(prefix) - 1;
-	if (*p == '\0')
+	p += n;
+	if (*p != ' ' && *p != '\t')
 		return -1;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
 		v = v * 10 + (uint64_t)(*p - '0');
 		if (v > UINT32_MAX)
 			return -1;
 	}
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	if (*p != '\0')
+		return -1;
 	*port = (uint32_t)v;
 	return 0;
 }

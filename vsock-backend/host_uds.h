@@ -57,7 +57,12 @@ void host_uds_tick(struct host_uds *u);
 /* Milliseconds until the next deadline, or -1. */
 int host_uds_next_timeout(const struct host_uds *u);
 
-/* Parses "CONNECT <port>" (no newline). 0 on success. */
+/*
+ * Parses a request line (without its newline): the keyword CONNECT in any
+ * case, then the decimal port (0..4294967295), separated and surrounded by
+ * any run of spaces or tabs (a CR counts as a space). 0 on success, -1
+ * otherwise.
+ */
 int host_uds_parse_connect(const char *line, uint32_t *port);
 
 #endif

@@ -983,9 +983,25 @@ static void connect_line_parsing(void **state UNUSED)
 	assert_int_equal(host_uds_parse_connect("CONNECT ", &port), -1);
 	assert_int_equal(host_uds_parse_connect("CONNECT -1", &port), -1);
 	assert_int_equal(host_uds_parse_connect("CONNECT 12x", &port), -1);
-	assert_int_equal(host_uds_parse_connect("connect 12", &port), -1);
-	assert_int_equal(host_uds_parse_connect("CONNECT  12", &port), -1);
 	assert_int_equal(host_uds_parse_connect("", &port), -1);
+	/* Issue 10 item 4: any case, spaces as the other implementations. */
+	assert_int_equal(host_uds_parse_connect("connect 12", &port), 0);
+	assert_int_equal(port, 12);
+	assert_int_equal(host_uds_parse_connect("Connect 13", &port), 0);
+	assert_int_equal(port, 13);
+	assert_int_equal(host_uds_parse_connect("CONNECT  14", &port), 0);
+	assert_int_equal(port, 14);
+	assert_int_equal(host_uds_parse_connect("  connect\t15  \r", &port), 0);
+	assert_int_equal(port, 15);
+	/* Still malformed. */
+	assert_int_equal(host_uds_parse_connect("connect", &port), -1);
+	assert_int_equal(host_uds_parse_connect("connect   ", &port), -1);
+	assert_int_equal(host_uds_parse_connect("connect12", &port), -1);
+	assert_int_equal(host_uds_parse_connect("connects 12", &port), -1);
+	assert_int_equal(host_uds_parse_connect("CONNECT 12 13", &port), -1);
+	assert_int_equal(host_uds_parse_connect("CONNECT +12", &port), -1);
+	assert_int_equal(host_uds_parse_connect("CONNECT 0x10", &port), -1);
+	assert_int_equal(host_uds_parse_connect("HELLO 12", &port), -1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
