@@ -38,6 +38,7 @@ struct options {
 	int connect_timeout_ms;
 	int reconnect_timeout_ms;
 	unsigned max_conns;
+	mode_t socket_mode;
 	enum log_level level;
 };
 
@@ -74,6 +75,10 @@ static void usage(FILE *f)
 		"                           host clients are closed, guests get a reset.\n"
 		"                           Memory for guest data is at most N times\n"
 		"                           --tx-buffer-size\n"
+		"  --socket-mode MODE       permissions (octal) of both Unix sockets the\n"
+		"                           daemon creates (default 0600: owner only; every\n"
+		"                           host user who can connect to --uds-path is the\n"
+		"                           host, CID 2, to the guest). 0660 lets a group in\n"
 		"  --log-level LEVEL        silent, error, warn, info (default), debug\n"
 		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
 		"  -h, --help               this text           -V, --version\n",
@@ -127,6 +132,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "connect-timeout", required_argument, NULL, 't' },
 		{ "reconnect-timeout", required_argument, NULL, 'r' },
 		{ "max-connections", required_argument, NULL, 'm' },
+		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -143,6 +149,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.connect_timeout_ms = 5000,
 		.reconnect_timeout_ms = 5000,
 		.max_conns = VSOCK_DEFAULT_MAX_CONNS,
+		.socket_mode = SOCKET_MODE_DEFAULT,
 		.level = LOG_INFO,
 	};
 	while ((opt = getopt_long(argc, argv, "vqhV", longopts, NULL)) != -1) {
@@ -205,6 +212,22 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->max_conns = (unsigned)v;
 			break;
+		case 'M': {
+			char *end;
+			unsigned long m;
+
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (errno || end == optarg || *end || m > 0777 ||
+			    *optarg < '0' || *optarg > '7') {
+				fprintf(stderr, "upcall-vsockd: --socket-mode: "
+					"'%s' is not an octal mode in 0..0777\n",
+					optarg);
+				return 2;
+			}
+			o->socket_mode = (mode_t)m;
+			break;
+		}
 		case 'l':
 			if (log_parse_level(optarg, &o->level) != 0) {
 				fprintf(stderr, "upcall-vsockd: --log-level: "
@@ -348,10 +371,10 @@ int main(int argc, char **argv)
 	r = ev_set(&dm.loop, &dm.sig_ev, EPOLLIN);
 	if (r == 0)
 		r = vhost_user_open(&dm.vu, &dm.loop, &dm.dev, o.socket_path,
-				    SOCKET_MODE_DEFAULT);
+				    o.socket_mode);
 	if (r == 0) {
 		r = host_uds_open(&dm.uds, &dm.loop, &dm.dev, o.uds_path,
-				  SOCKET_MODE_DEFAULT);
+				  o.socket_mode);
 		if (r != 0)
 			vhost_user_close(&dm.vu);
 	}
