@@ -87,8 +87,7 @@ static void client_line(struct uds_client *cl)
 	client_close(cl, false);
 	r = vsock_dev_host_connect(u->dev, fd, port);
 	if (r != 0) {
-		if (r == -EBUSY)
-			u->stats.refused_limit++;
+		/* The device counts its refusals. */
 		log_rl(&u->rl, LOG_WARN, "host client for guest port %u "
 		       "refused: %s", port,
 		       r == -EBUSY ? "connection limit reached" : strerror(-r));

@@ -54,6 +54,23 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void log_stats(const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	if (threshold == LOG_SILENT)
+		return;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		ts.tv_sec = ts.tv_nsec = 0;
+	fprintf(stderr, "upcall-vsockd[%ld.%03ld] stats: ", (long)ts.tv_sec,
+		ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static long long mono_ms(void)
 {
 	struct timespec ts;

@@ -15,6 +15,8 @@ enum log_level log_get_level(void);
 int log_parse_level(const char *name, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Counters the operator asked for: printed at every level but silent. */
+void log_stats(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Rate limit for messages an outside party can cause at will (guest

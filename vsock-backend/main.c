@@ -39,10 +39,12 @@ struct options {
 	int reconnect_timeout_ms;
 	unsigned max_conns;
 	mode_t socket_mode;
+	const char *stats_path;
 	enum log_level level;
 };
 
 struct daemon {
+	const struct options *opt;
 	struct loop loop;
 	struct vsock_dev dev;
 	struct vhost_user vu;
@@ -79,6 +81,9 @@ static void usage(FILE *f)
 		"                           daemon creates (default 0600: owner only; every\n"
 		"                           host user who can connect to --uds-path is the\n"
 		"                           host, CID 2, to the guest). 0660 lets a group in\n"
+		"  --stats PATH             on SIGUSR1 and at exit, write the counters to\n"
+		"                           PATH as name=value lines (they always go to\n"
+		"                           the log too, on SIGUSR1 and at exit)\n"
 		"  --log-level LEVEL        silent, error, warn, info (default), debug\n"
 		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
 		"  -h, --help               this text           -V, --version\n",
@@ -133,6 +138,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "reconnect-timeout", required_argument, NULL, 'r' },
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "stats", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -212,6 +218,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->max_conns = (unsigned)v;
 			break;
+		case 'S':
+			o->stats_path = optarg;
+			break;
 		case 'M': {
 			char *end;
 			unsigned long m;
@@ -266,15 +275,66 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* All counters: the device's, the hybrid listener's, the front-end's. */
+static void format_stats(const struct daemon *dm, char *buf, size_t len,
+			 const char *sep)
+{
+	int n = vsock_dev_format_stats(&dm->dev, buf, len, sep);
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	snprintf(buf + n, len - (size_t)n,
+		 "%shost_clients_accepted=%llu%shost_clients_refused=%llu%s"
+		 "host_clients_shed=%llu%sbad_request_lines=%llu%s"
+		 "request_line_timeouts=%llu%sfrontend_sessions=%u%s"
+		 "frontends_refused=%u", sep,
+		 (unsigned long long)dm->uds.stats.accepted, sep,
+		 (unsigned long long)dm->uds.stats.refused_limit, sep,
+		 (unsigned long long)dm->uds.guard.shed, sep,
+		 (unsigned long long)dm->uds.stats.bad_lines, sep,
+		 (unsigned long long)dm->uds.stats.timeouts, sep,
+		 dm->vu.sessions, sep, dm->vu.refused);
+}
+
+/* The counters to the log and, with --stats PATH, atomically to PATH. */
+static void dump_stats(const struct daemon *dm)
+{
+	char line[1024], tmp[4200];
+	FILE *f;
+	int n;
+
+	format_stats(dm, line, sizeof(line), " ");
+	log_stats("%s", line);
+	if (!dm->opt->stats_path)
+		return;
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", dm->opt->stats_path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		log_warn("--stats %s: path too long", dm->opt->stats_path);
+		return;
+	}
+	format_stats(dm, line, sizeof(line), "\n");
+	f = fopen(tmp, "we");
+	if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0 ||
+	    rename(tmp, dm->opt->stats_path) != 0) {
+		log_warn("--stats %s: %s", dm->opt->stats_path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
 static void signal_event(struct ev_handler *h, uint32_t events)
 {
 	struct daemon *dm = container_of(h, struct daemon, sig_ev);
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(h->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+	while (read(h->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			dump_stats(dm);
+			continue;
+		}
 		log_info("signal %u: shutting down", si.ssi_signo);
-	dm->loop.stop = true;
+		dm->loop.stop = true;
+	}
 }
 
 static void after_batch(void *ctx)
@@ -344,11 +404,13 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) {
 		perror("sigprocmask");
 		return 1;
 	}
 	memset(&dm, 0, sizeof(dm));
+	dm.opt = &o;
 	if (loop_init(&dm.loop) != 0) {
 		perror("epoll_create1");
 		return 1;
@@ -389,6 +451,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)o.guest_cid, o.tx_buffer_size, o.max_conns,
 		 (unsigned long long)o.max_conns * o.tx_buffer_size >> 20);
 	r = loop_run(&dm.loop);
+	dump_stats(&dm);
 	host_uds_close(&dm.uds);
 	vhost_user_close(&dm.vu);
 	vsock_dev_fini(&dm.dev);

@@ -62,6 +62,7 @@ void conn_close(struct vsock_conn *c, bool rst)
 		log_warn("close(fd %d): %s", c->ev.fd, strerror(errno));
 	c->ev.fd = -1;
 	c->state = CONN_DEAD;
+	d->stats.conns_closed++;
 	vsock_dev_bury(d, c);
 }
 
@@ -176,6 +177,7 @@ static int conn_write(struct vsock_conn *c)
 		c->buf_head = (uint32_t)((c->buf_head + (size_t)n) % c->buf_cap);
 		c->buf_len -= (uint32_t)n;
 		c->fwd_cnt += (uint32_t)n;
+		c->dev->stats.bytes_to_host += (uint64_t)n;
 	}
 	maybe_credit_update(c);
 	if (!has_output(c) && (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) &&
@@ -460,6 +462,7 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 		if (credit == 0) {
 			h.op = VSOCK_OP_CREDIT_REQUEST;
 			c->credit_requested = true;
+			d->stats.credit_stalls++;
 		} else if (room > 0) {
 			uint32_t max = room < credit ? room : credit;
 			ssize_t r;
@@ -471,6 +474,7 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 				h.op = VSOCK_OP_RW;
 				h.len = (uint32_t)r;
 				c->tx_cnt += (uint32_t)r;
+				d->stats.bytes_to_guest += (uint64_t)r;
 			} else if (r == 0) {
 				c->eof = true;
 				c->readable = false;
@@ -499,8 +503,10 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 		c->pend &= ~(uint32_t)PEND_SHUTDOWN;
 		close_after = all_done(c);
 	}
-	if (h.op == 0 && (c->pend & PEND_CREDIT_UPDATE))
+	if (h.op == 0 && (c->pend & PEND_CREDIT_UPDATE)) {
 		h.op = VSOCK_OP_CREDIT_UPDATE;
+		d->stats.credit_updates++;
+	}
 	if (h.op == 0 && (c->pend & PEND_CREDIT_REQUEST)) {
 		h.op = VSOCK_OP_CREDIT_REQUEST;
 		c->pend &= ~(uint32_t)PEND_CREDIT_REQUEST;
@@ -516,6 +522,8 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 	vq_segs_write(chain->in, chain->nin, 0, raw, sizeof(raw));
 	log_dbg("host %s %u -> %u len %u flags %u", vsock_op_name(h.op),
 		h.src_port, h.dst_port, h.len, h.flags);
+	if (h.op == VSOCK_OP_RST)
+		d->stats.rst_sent++;
 	if (close_after)
 		conn_close(c, h.op != VSOCK_OP_RST);
 	else

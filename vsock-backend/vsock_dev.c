@@ -237,6 +237,8 @@ static void handle_packet(struct vsock_dev *d, const struct vsock_hdr *h,
 	log_dbg("guest %s %u -> %u len %u flags %u buf_alloc %u fwd_cnt %u",
 		vsock_op_name(h->op), h->src_port, h->dst_port, h->len,
 		h->flags, h->buf_alloc, h->fwd_cnt);
+	if (h->op == VSOCK_OP_RST)
+		d->stats.rst_received++;
 	if (h->src_cid != d->guest_cid || h->dst_cid != VSOCK_HOST_CID) {
 		/* Not addressed to us, or a spoofed source: nobody to answer. */
 		d->stats.bad_packets++;
@@ -384,6 +386,7 @@ static void fill_rst(struct vsock_dev *d, const struct vq_chain *chain)
 	vq_segs_write(chain->in, chain->nin, 0, raw, sizeof(raw));
 	d->rst_first = (d->rst_first + 1) % VSOCK_RST_QUEUE;
 	d->rst_count--;
+	d->stats.rst_sent++;
 }
 
 void vsock_dev_flush(struct vsock_dev *d)
@@ -685,6 +688,32 @@ void vsock_dev_after_batch(struct vsock_dev *d)
 		free(c->buf);
 		free(c);
 	}
+}
+
+int vsock_dev_format_stats(const struct vsock_dev *d, char *buf, size_t len,
+			   const char *sep)
+{
+	const struct vsock_stats *s = &d->stats;
+
+	return snprintf(buf, len,
+			"connections=%u%sconnections_opened=%llu%s"
+			"connections_closed=%llu%srefused_limit=%llu%s"
+			"rst_sent=%llu%srst_received=%llu%scredit_stalls=%llu%s"
+			"credit_updates=%llu%sbytes_to_guest=%llu%s"
+			"bytes_to_host=%llu%sbad_chains=%llu%sbad_packets=%llu%s"
+			"unknown_connection=%llu",
+			d->nconns, sep, (unsigned long long)s->conns_opened, sep,
+			(unsigned long long)s->conns_closed, sep,
+			(unsigned long long)s->refused_limit, sep,
+			(unsigned long long)s->rst_sent, sep,
+			(unsigned long long)s->rst_received, sep,
+			(unsigned long long)s->credit_stalls, sep,
+			(unsigned long long)s->credit_updates, sep,
+			(unsigned long long)s->bytes_to_guest, sep,
+			(unsigned long long)s->bytes_to_host, sep,
+			(unsigned long long)s->bad_chains, sep,
+			(unsigned long long)s->bad_packets, sep,
+			(unsigned long long)s->unknown_conn);
 }
 
 int vsock_dev_next_timeout(struct vsock_dev *d)

@@ -12,6 +12,7 @@
 #define VSOCKD_VSOCK_DEV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -110,9 +111,15 @@ struct vsock_rst {
 	uint32_t local_port, peer_port;
 };
 
+/* Counters for operators (--stats, SIGUSR1, a line at exit). */
 struct vsock_stats {
-	uint64_t bad_chains, bad_packets, unknown_conn, conns_opened;
+	uint64_t conns_opened, conns_closed;
 	uint64_t refused_limit;		/* over --max-connections */
+	uint64_t rst_sent, rst_received;
+	uint64_t credit_stalls;		/* host data waited for guest credit */
+	uint64_t credit_updates;	/* CREDIT_UPDATEs sent on their own */
+	uint64_t bytes_to_guest, bytes_to_host;
+	uint64_t bad_chains, bad_packets, unknown_conn;
 };
 
 struct vsock_dev {
@@ -180,6 +187,12 @@ void vsock_dev_flush(struct vsock_dev *d);
 void vsock_dev_process_tx(struct vsock_dev *d);
 void vsock_dev_after_batch(struct vsock_dev *d);
 int vsock_dev_next_timeout(struct vsock_dev *d);
+/*
+ * The counters as "name=value" pairs separated by sep, into buf (snprintf
+ * semantics: returns the length it needed).
+ */
+int vsock_dev_format_stats(const struct vsock_dev *d, char *buf, size_t len,
+			   const char *sep);
 bool vsock_dev_running(const struct vsock_dev *d);
 
 /*

@@ -259,6 +259,17 @@ static void guest_request_forwarded_to_host_socket(void **state UNUSED)
 	assert_int_equal(h.len, 6);
 	assert_int_equal(h.fwd_cnt, 5);	/* our fwd_cnt travels with data */
 	assert_memory_equal(buf, "world!", 6);
+	/* Counters for operators. */
+	assert_int_equal(d.stats.bytes_to_host, 5);
+	assert_int_equal(d.stats.bytes_to_guest, 6);
+	assert_int_equal(d.stats.conns_opened, 1);
+	{
+		char line[512];
+
+		vsock_dev_format_stats(&d, line, sizeof(line), " ");
+		assert_non_null(strstr(line, "connections=1 "));
+		assert_non_null(strstr(line, " bytes_to_host=5 "));
+	}
 	close(fd);
 }
 
@@ -334,6 +345,8 @@ static void unknown_connection_gets_rst(void **state UNUSED)
 	expect_rx(VSOCK_OP_RST, 10, 9);
 	expect_no_rx();
 	assert_int_equal(d.stats.unknown_conn, 3);
+	assert_int_equal(d.stats.rst_sent, 2);
+	assert_int_equal(d.stats.rst_received, 1);
 }
 
 static void wrong_cid_dropped(void **state UNUSED)
@@ -491,6 +504,7 @@ static void zero_credit_sends_no_data(void **state UNUSED)
 	/* No data; the device asks once for credit. */
 	expect_rx(VSOCK_OP_CREDIT_REQUEST, 1234, 5000);
 	expect_no_rx();
+	assert_int_equal(d.stats.credit_stalls, 1);
 	/* The guest grants 100 bytes: exactly 100 come. */
 	h = mkhdr(VSOCK_OP_CREDIT_UPDATE, 5000, 1234);
 	h.buf_alloc = 100;
