@@ -10,6 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/vhost_types.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_vsock.h>
+
 #include "log.h"
 
 /* Message types (vhost-user specification). */
@@ -43,13 +47,12 @@ enum {
 #define VHOST_USER_VRING_IDX_MASK 0xffu
 #define VHOST_USER_VRING_NOFD 0x100u
 
-#define VIRTIO_F_VERSION_1 32
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
 #define VHOST_USER_PROTOCOL_F_CONFIG 9
 
 #define VU_CONFIG_HDR 12
-#define VSOCK_CONFIG_SIZE 8	/* struct virtio_vsock_config: le64 guest_cid */
+#define VSOCK_CONFIG_SIZE sizeof(struct virtio_vsock_config)
 
 uint64_t vhost_user_features(void)
 {
@@ -251,13 +254,17 @@ static int set_mem_table(struct vhost_user *vu, const uint8_t *p, uint32_t size)
 	return 0;
 }
 
+/* The payloads' layouts are the kernel vhost ABI's (linux/vhost_types.h). */
 static int vring_state(const uint8_t *p, uint32_t size, uint32_t *idx,
 		       uint32_t *num)
 {
-	if (size < 8)
+	struct vhost_vring_state st;
+
+	if (size < sizeof(st))
 		return -EPROTO;
-	memcpy(idx, p, 4);
-	memcpy(num, p + 4, 4);
+	memcpy(&st, p, sizeof(st));
+	*idx = st.index;
+	*num = st.num;
 	return *idx < VSOCK_NUM_QUEUES ? 0 : -EPROTO;
 }
 
@@ -366,17 +373,20 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 			return -EPROTO;
 		vu->vr[idx].base = (uint16_t)num;
 		return 0;
-	case VHOST_USER_SET_VRING_ADDR:
-		if (size < 40)
+	case VHOST_USER_SET_VRING_ADDR: {
+		struct vhost_vring_addr a;
+
+		if (size < sizeof(a))
 			return -EPROTO;
-		memcpy(&idx, p, 4);
-		if (idx >= VSOCK_NUM_QUEUES)
+		memcpy(&a, p, sizeof(a));
+		if (a.index >= VSOCK_NUM_QUEUES)
 			return -EPROTO;
-		vr = &vu->vr[idx];
-		memcpy(&vr->desc_uva, p + 8, 8);
-		memcpy(&vr->used_uva, p + 16, 8);
-		memcpy(&vr->avail_uva, p + 24, 8);
+		vr = &vu->vr[a.index];
+		vr->desc_uva = a.desc_user_addr;
+		vr->used_uva = a.used_user_addr;
+		vr->avail_uva = a.avail_user_addr;
 		return 0;
+	}
 	case VHOST_USER_GET_VRING_BASE: {
 		uint32_t out[2];
 

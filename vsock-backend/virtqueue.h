@@ -15,14 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VRING_DESC_F_*, VRING_AVAIL_F_NO_INTERRUPT, struct vring_desc. */
+#include <linux/virtio_ring.h>
+
 #define VQ_MAX_REGIONS 8
 #define VQ_MAX_SIZE 32768
 #define VQ_MAX_SEGS 64
 
-#define VRING_DESC_F_NEXT 1
-#define VRING_DESC_F_WRITE 2
-#define VRING_DESC_F_INDIRECT 4
-#define VRING_AVAIL_F_NO_INTERRUPT 1
 
 struct vq_region {
 	uint64_t gpa;		/* guest physical address */

@@ -88,7 +88,7 @@ void conn_update_events(struct vsock_conn *c)
 		 */
 		if (!c->eof && !c->readable &&
 		    (conn_peer_credit(c) > 0 || !c->credit_requested) &&
-		    !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV))
+		    !(c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_RCV))
 			ev |= EPOLLIN;
 		/* fallthrough */
 	case CONN_CLOSING:
@@ -133,7 +133,7 @@ static bool all_done(const struct vsock_conn *c)
 		return false;
 	if (c->state == CONN_CLOSING)
 		return true;
-	return (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) && c->eof &&
+	return (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) && c->eof &&
 	       !(c->pend & PEND_SHUTDOWN);
 }
 
@@ -180,7 +180,7 @@ static int conn_write(struct vsock_conn *c)
 		c->dev->stats.bytes_to_host += (uint64_t)n;
 	}
 	maybe_credit_update(c);
-	if (!has_output(c) && (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) &&
+	if (!has_output(c) && (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) &&
 	    !c->wr_shut && !c->hup) {
 		/* The guest will send no more: pass the EOF on. */
 		if (shutdown(c->ev.fd, SHUT_WR) != 0 && errno != ENOTCONN)
@@ -282,7 +282,7 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 	uint32_t tail, first;
 
 	if (c->state != CONN_ESTABLISHED ||
-	    (c->peer_shutdown & VSOCK_SHUTDOWN_SEND)) {
+	    (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND)) {
 		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: data after shutdown; resetting",
 			 c->local_port, c->peer_port);
 		conn_close(c, true);
@@ -325,7 +325,7 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		return;
 	take_credit(c, h);
 	switch (h->op) {
-	case VSOCK_OP_RESPONSE:
+	case VIRTIO_VSOCK_OP_RESPONSE:
 		if (c->state != CONN_CONNECTING || (c->pend & PEND_REQUEST)) {
 			conn_close(c, true);
 			return;
@@ -339,35 +339,35 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		if (conn_write(c) < 0)
 			return;
 		break;
-	case VSOCK_OP_RST:
+	case VIRTIO_VSOCK_OP_RST:
 		if (c->state == CONN_CONNECTING)
 			log_rl(&c->dev->guest_rl, LOG_INFO, "guest refused connection to port %u",
 				 c->peer_port);
 		conn_close(c, false);
 		return;
-	case VSOCK_OP_SHUTDOWN:
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
 		if (c->state == CONN_CONNECTING) {
 			conn_close(c, true);
 			return;
 		}
 		c->peer_shutdown |= h->flags &
-				    (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+				    (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 		if (c->peer_shutdown ==
-		    (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)) {
+		    (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND)) {
 			c->state = CONN_CLOSING;
 			c->pend &= ~(uint32_t)PEND_CREDIT_UPDATE;
 		}
 		if (conn_write(c) < 0)
 			return;
 		break;
-	case VSOCK_OP_RW:
+	case VIRTIO_VSOCK_OP_RW:
 		guest_rw(c, h, chain);
 		if (c->state == CONN_DEAD)
 			return;
 		break;
-	case VSOCK_OP_CREDIT_UPDATE:
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		break;
-	case VSOCK_OP_CREDIT_REQUEST:
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
 		c->pend |= PEND_CREDIT_UPDATE;
 		break;
 	default:
@@ -384,7 +384,7 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 static bool may_read(const struct vsock_conn *c)
 {
 	return c->state == CONN_ESTABLISHED && c->readable && !c->eof &&
-	       !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV);
+	       !(c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_RCV);
 }
 
 bool conn_wants_rx(const struct vsock_conn *c)
@@ -437,11 +437,11 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 {
 	struct vsock_dev *d = c->dev;
 	struct vsock_hdr h = {
-		.src_cid = VSOCK_HOST_CID,
+		.src_cid = VMADDR_CID_HOST,
 		.dst_cid = d->guest_cid,
 		.src_port = c->local_port,
 		.dst_port = c->peer_port,
-		.type = VSOCK_TYPE_STREAM,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
 		.buf_alloc = c->buf_cap,
 		.fwd_cnt = c->fwd_cnt,
 	};
@@ -449,10 +449,10 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 	bool close_after = false;
 
 	if (c->pend & PEND_REQUEST) {
-		h.op = VSOCK_OP_REQUEST;
+		h.op = VIRTIO_VSOCK_OP_REQUEST;
 		c->pend &= ~(uint32_t)PEND_REQUEST;
 	} else if (c->pend & PEND_RESPONSE) {
-		h.op = VSOCK_OP_RESPONSE;
+		h.op = VIRTIO_VSOCK_OP_RESPONSE;
 		c->pend &= ~(uint32_t)PEND_RESPONSE;
 	}
 	if (h.op == 0 && may_read(c)) {
@@ -460,7 +460,7 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 		uint32_t room = chain->in_len - VSOCK_HDR_LEN;
 
 		if (credit == 0) {
-			h.op = VSOCK_OP_CREDIT_REQUEST;
+			h.op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 			c->credit_requested = true;
 			d->stats.credit_stalls++;
 		} else if (room > 0) {
@@ -471,7 +471,7 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 				max = VSOCK_MAX_PKT_PAYLOAD;
 			r = read_into(c, chain, max);
 			if (r > 0) {
-				h.op = VSOCK_OP_RW;
+				h.op = VIRTIO_VSOCK_OP_RW;
 				h.len = (uint32_t)r;
 				c->tx_cnt += (uint32_t)r;
 				d->stats.bytes_to_guest += (uint64_t)r;
@@ -479,10 +479,10 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 				c->eof = true;
 				c->readable = false;
 				c->pend |= PEND_SHUTDOWN;
-				c->shutdown_to_send |= VSOCK_SHUTDOWN_SEND;
+				c->shutdown_to_send |= VIRTIO_VSOCK_SHUTDOWN_SEND;
 				if (c->hup) {
 					/* Nobody reads what the guest sends. */
-					c->shutdown_to_send |= VSOCK_SHUTDOWN_RCV;
+					c->shutdown_to_send |= VIRTIO_VSOCK_SHUTDOWN_RCV;
 					c->deadline_ms = now_ms() +
 							 d->connect_timeout_ms;
 				}
@@ -492,23 +492,23 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 				log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: host side read: %s; "
 					 "resetting", c->local_port,
 					 c->peer_port, strerror(errno));
-				h.op = VSOCK_OP_RST;
+				h.op = VIRTIO_VSOCK_OP_RST;
 				close_after = true;
 			}
 		}
 	}
 	if (h.op == 0 && (c->pend & PEND_SHUTDOWN)) {
-		h.op = VSOCK_OP_SHUTDOWN;
+		h.op = VIRTIO_VSOCK_OP_SHUTDOWN;
 		h.flags = c->shutdown_to_send;
 		c->pend &= ~(uint32_t)PEND_SHUTDOWN;
 		close_after = all_done(c);
 	}
 	if (h.op == 0 && (c->pend & PEND_CREDIT_UPDATE)) {
-		h.op = VSOCK_OP_CREDIT_UPDATE;
+		h.op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
 		d->stats.credit_updates++;
 	}
 	if (h.op == 0 && (c->pend & PEND_CREDIT_REQUEST)) {
-		h.op = VSOCK_OP_CREDIT_REQUEST;
+		h.op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 		c->pend &= ~(uint32_t)PEND_CREDIT_REQUEST;
 	}
 	if (h.op == 0) {
@@ -522,10 +522,10 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 	vq_segs_write(chain->in, chain->nin, 0, raw, sizeof(raw));
 	log_dbg("host %s %u -> %u len %u flags %u", vsock_op_name(h.op),
 		h.src_port, h.dst_port, h.len, h.flags);
-	if (h.op == VSOCK_OP_RST)
+	if (h.op == VIRTIO_VSOCK_OP_RST)
 		d->stats.rst_sent++;
 	if (close_after)
-		conn_close(c, h.op != VSOCK_OP_RST);
+		conn_close(c, h.op != VIRTIO_VSOCK_OP_RST);
 	else
 		conn_update_events(c);
 	return VSOCK_HDR_LEN + h.len;

@@ -237,9 +237,9 @@ static void handle_packet(struct vsock_dev *d, const struct vsock_hdr *h,
 	log_dbg("guest %s %u -> %u len %u flags %u buf_alloc %u fwd_cnt %u",
 		vsock_op_name(h->op), h->src_port, h->dst_port, h->len,
 		h->flags, h->buf_alloc, h->fwd_cnt);
-	if (h->op == VSOCK_OP_RST)
+	if (h->op == VIRTIO_VSOCK_OP_RST)
 		d->stats.rst_received++;
-	if (h->src_cid != d->guest_cid || h->dst_cid != VSOCK_HOST_CID) {
+	if (h->src_cid != d->guest_cid || h->dst_cid != VMADDR_CID_HOST) {
 		/* Not addressed to us, or a spoofed source: nobody to answer. */
 		d->stats.bad_packets++;
 		log_dbg("dropping packet cid %llu -> %llu",
@@ -248,21 +248,21 @@ static void handle_packet(struct vsock_dev *d, const struct vsock_hdr *h,
 		return;
 	}
 	c = vsock_dev_find(d, h->dst_port, h->src_port);
-	if (h->type != VSOCK_TYPE_STREAM) {
+	if (h->type != VIRTIO_VSOCK_TYPE_STREAM) {
 		d->stats.bad_packets++;
 		if (c)
 			conn_close(c, true);
-		else if (h->op != VSOCK_OP_RST)
+		else if (h->op != VIRTIO_VSOCK_OP_RST)
 			vsock_dev_queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
 	if (!c) {
-		if (h->op == VSOCK_OP_REQUEST) {
+		if (h->op == VIRTIO_VSOCK_OP_REQUEST) {
 			guest_request(d, h);
 			return;
 		}
 		d->stats.unknown_conn++;
-		if (h->op != VSOCK_OP_RST)
+		if (h->op != VIRTIO_VSOCK_OP_RST)
 			vsock_dev_queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
@@ -285,12 +285,12 @@ static void bad_length(struct vsock_dev *d, const struct vsock_hdr *h,
 	       "its descriptors hold %u; resetting", vsock_op_name(h->op),
 	       h->src_port, h->dst_port, h->len,
 	       chain->out_len - VSOCK_HDR_LEN);
-	if (h->src_cid != d->guest_cid || h->dst_cid != VSOCK_HOST_CID)
+	if (h->src_cid != d->guest_cid || h->dst_cid != VMADDR_CID_HOST)
 		return;
 	c = vsock_dev_find(d, h->dst_port, h->src_port);
 	if (c)
 		conn_close(c, true);
-	else if (h->op != VSOCK_OP_RST)
+	else if (h->op != VIRTIO_VSOCK_OP_RST)
 		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
 }
 
@@ -337,7 +337,7 @@ static void send_reset_event(struct vsock_dev *d)
 {
 	struct vsock_queue *q = &d->q[VSOCK_QUEUE_EVENT];
 	struct vq_chain chain;
-	uint8_t ev[4] = { VSOCK_EVENT_TRANSPORT_RESET, 0, 0, 0 };
+	uint8_t ev[4] = { VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, 0, 0, 0 };
 	enum vq_pop_result r;
 
 	if (!d->reset_event_pending || !q->started)
@@ -372,12 +372,12 @@ static void fill_rst(struct vsock_dev *d, const struct vq_chain *chain)
 {
 	struct vsock_rst *r = &d->rst[d->rst_first];
 	struct vsock_hdr h = {
-		.src_cid = VSOCK_HOST_CID,
+		.src_cid = VMADDR_CID_HOST,
 		.dst_cid = d->guest_cid,
 		.src_port = r->local_port,
 		.dst_port = r->peer_port,
-		.type = VSOCK_TYPE_STREAM,
-		.op = VSOCK_OP_RST,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
+		.op = VIRTIO_VSOCK_OP_RST,
 		.buf_alloc = d->buf_alloc,
 	};
 	uint8_t raw[VSOCK_HDR_LEN];
