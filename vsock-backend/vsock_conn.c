@@ -165,7 +165,8 @@ static int conn_write(struct vsock_conn *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: host side write: %s; resetting",
+			log_rl(&c->dev->guest_rl, LOG_INFO,
+			       "conn %u <-> %u: host side write: %s; resetting",
 				 c->local_port, c->peer_port, strerror(errno));
 			conn_close(c, true);
 			return -1;
@@ -202,7 +203,8 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 	case CONN_DEAD:
 		return;
 	case CONN_CONNECTING:
-		log_rl(&c->dev->guest_rl, LOG_INFO, "host client for guest port %u went away before the "
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "host client for guest port %u went away before the "
 			 "guest answered", c->peer_port);
 		conn_close(c, true);
 		return;
@@ -216,7 +218,8 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 
 		if (getsockopt(c->ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 			err = errno;
-		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: host side error: %s; resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: host side error: %s; resetting",
 			 c->local_port, c->peer_port, strerror(err));
 		conn_close(c, true);
 		return;
@@ -239,17 +242,17 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 	conn_update_events(c);
 }
 
-void conn_host_connect(struct vsock_conn *c, uint32_t guest_port)
+void conn_host_connect(struct vsock_conn *c, uint32_t local_port,
+		       uint32_t guest_port)
 {
 	struct vsock_dev *d = c->dev;
 
 	c->host_initiated = true;
-	c->local_port = vsock_dev_alloc_port(d);
+	c->local_port = local_port;
 	c->peer_port = guest_port;
 	c->state = CONN_CONNECTING;
 	c->pend |= PEND_REQUEST;
 	c->deadline_ms = now_ms() + d->connect_timeout_ms;
-	d->stats.conns_opened++;
 	log_dbg("host client -> guest port %u (host port %u)", guest_port,
 		c->local_port);
 	conn_update_events(c);
@@ -272,7 +275,6 @@ void conn_guest_accepted(struct vsock_conn *c, const struct vsock_hdr *h)
 	c->state = CONN_ESTABLISHED;
 	c->pend |= PEND_RESPONSE;
 	take_credit(c, h);
-	c->dev->stats.conns_opened++;
 	conn_update_events(c);
 }
 
@@ -283,7 +285,8 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 
 	if (c->state != CONN_ESTABLISHED ||
 	    (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND)) {
-		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: data after shutdown; resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: data after shutdown; resetting",
 			 c->local_port, c->peer_port);
 		conn_close(c, true);
 		return;
@@ -299,7 +302,8 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 		}
 	}
 	if (h->len > c->buf_cap - c->buf_len) {
-		log_rl(&c->dev->guest_rl, LOG_WARN, "conn %u <-> %u: guest sent %u bytes with %u credit; "
+		log_rl(&c->dev->guest_rl, LOG_WARN,
+		       "conn %u <-> %u: guest sent %u bytes with %u credit; "
 			 "resetting", c->local_port, c->peer_port, h->len,
 			 c->buf_cap - c->buf_len);
 		conn_close(c, true);
@@ -341,7 +345,8 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		break;
 	case VIRTIO_VSOCK_OP_RST:
 		if (c->state == CONN_CONNECTING)
-			log_rl(&c->dev->guest_rl, LOG_INFO, "guest refused connection to port %u",
+			log_rl(&c->dev->guest_rl, LOG_INFO,
+			       "guest refused connection to port %u",
 				 c->peer_port);
 		conn_close(c, false);
 		return;
@@ -372,7 +377,8 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		break;
 	default:
 		/* REQUEST on a live connection, or an unknown op. */
-		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: unexpected %s (op %u); resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: unexpected %s (op %u); resetting",
 			 c->local_port, c->peer_port, vsock_op_name(h->op),
 			 h->op);
 		conn_close(c, true);
@@ -489,7 +495,8 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 			} else if (errno == EAGAIN) {
 				c->readable = false;
 			} else {
-				log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: host side read: %s; "
+				log_rl(&c->dev->guest_rl, LOG_INFO,
+				       "conn %u <-> %u: host side read: %s; "
 					 "resetting", c->local_port,
 					 c->peer_port, strerror(errno));
 				h.op = VIRTIO_VSOCK_OP_RST;
@@ -535,12 +542,14 @@ void conn_timeout(struct vsock_conn *c)
 {
 	switch (c->state) {
 	case CONN_CONNECTING:
-		log_rl(&c->dev->guest_rl, LOG_INFO, "guest did not answer a connection to port %u in "
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "guest did not answer a connection to port %u in "
 			 "time; closing the host client", c->peer_port);
 		conn_close(c, true);
 		break;
 	default:
-		log_rl(&c->dev->guest_rl, LOG_INFO, "conn %u <-> %u: guest did not finish closing; "
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: guest did not finish closing; "
 			 "resetting", c->local_port, c->peer_port);
 		conn_close(c, true);
 		break;

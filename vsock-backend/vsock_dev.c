@@ -89,8 +89,10 @@ static struct vsock_conn *adopt(struct vsock_dev *d, int fd)
 	if (d->nconns >= d->max_conns)
 		return NULL;
 	c = conn_new(d, fd);
-	if (c)
+	if (c) {
 		link_conn(d, c);
+		d->stats.conns_opened++;
+	}
 	return c;
 }
 
@@ -105,7 +107,7 @@ int vsock_dev_host_connect(struct vsock_dev *d, int fd, uint32_t guest_port)
 	c = adopt(d, fd);
 	if (!c)
 		return -ENOMEM;
-	conn_host_connect(c, guest_port);
+	conn_host_connect(c, vsock_dev_alloc_port(d), guest_port);
 	return 0;
 }
 

@@ -212,6 +212,7 @@ void vsock_dev_queue_rst(struct vsock_dev *d, uint32_t local_port,
 			 uint32_t peer_port);
 struct vsock_conn *vsock_dev_find(struct vsock_dev *d, uint32_t local_port,
 				  uint32_t peer_port);
+/* A host port for a host-initiated connection, unique among live ones. */
 uint32_t vsock_dev_alloc_port(struct vsock_dev *d);
 /* Unlinks c; its memory is freed after the current event batch. */
 void vsock_dev_bury(struct vsock_dev *d, struct vsock_conn *c);
@@ -219,8 +220,9 @@ void vsock_dev_bury(struct vsock_dev *d, struct vsock_conn *c);
 /* vsock_conn.c: the state machine. */
 /* A connection for fd, not linked anywhere yet; NULL: out of memory. */
 struct vsock_conn *conn_new(struct vsock_dev *d, int fd);
-/* Host client asked for guest port: owes a REQUEST. */
-void conn_host_connect(struct vsock_conn *c, uint32_t guest_port);
+/* Host client asked for guest port from local_port: owes a REQUEST. */
+void conn_host_connect(struct vsock_conn *c, uint32_t local_port,
+		       uint32_t guest_port);
 /* The guest's REQUEST h reached a host listener on fd: owes a RESPONSE. */
 void conn_guest_accepted(struct vsock_conn *c, const struct vsock_hdr *h);
 void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
