@@ -61,8 +61,9 @@ static void usage(FILE *f)
 		"  --socket PATH            vhost-user socket to listen on (QEMU connects:\n"
 		"                           -chardev socket,path=PATH)\n"
 		"  --uds-path PATH          host side: clients connect here and write\n"
-		"                           \"CONNECT <port>\\n\"; guest connections to host\n"
-		"                           port P go to PATH_P\n"
+		"                           \"CONNECT <port>\\n\" (keyword in any case, spaces\n"
+		"                           and tabs around the words); guest connections\n"
+		"                           to host port P go to PATH_P\n"
 		"  --guest-cid N            guest CID reported to the guest (default %d)\n"
 		"  --tx-buffer-size BYTES   per-connection buffer for guest data, the credit\n"
 		"                           the guest gets (default 64K; %uK..%uM; K/M suffix)\n"
@@ -86,7 +87,10 @@ static void usage(FILE *f)
 		"                           the log too, on SIGUSR1 and at exit)\n"
 		"  --log-level LEVEL        silent, error, warn, info (default), debug\n"
 		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
-		"  -h, --help               this text           -V, --version\n",
+		"  -h, --help               this text           -V, --version\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT stop it (counters logged); SIGUSR1 logs the counters\n"
+		"(and writes --stats PATH).\n",
 		DEFAULT_CID, MIN_TX_BUFFER / 1024, MAX_TX_BUFFER / (1024 * 1024),
 		VSOCK_DEFAULT_MAX_CONNS);
 }
