@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "host_uds.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "vhost_user.h"
@@ -33,10 +36,15 @@ struct options {
 	uint64_t guest_cid;
 	uint32_t tx_buffer_size;
 	int connect_timeout_ms;
+	int reconnect_timeout_ms;
+	unsigned max_conns;
+	mode_t socket_mode;
+	const char *stats_path;
 	enum log_level level;
 };
 
 struct daemon {
+	const struct options *opt;
 	struct loop loop;
 	struct vsock_dev dev;
 	struct vhost_user vu;
@@ -53,17 +61,38 @@ static void usage(FILE *f)
 		"  --socket PATH            vhost-user socket to listen on (QEMU connects:\n"
 		"                           -chardev socket,path=PATH)\n"
 		"  --uds-path PATH          host side: clients connect here and write\n"
-		"                           \"CONNECT <port>\\n\"; guest connections to host\n"
-		"                           port P go to PATH_P\n"
+		"                           \"CONNECT <port>\\n\" (keyword in any case, spaces\n"
+		"                           and tabs around the words); guest connections\n"
+		"                           to host port P go to PATH_P\n"
 		"  --guest-cid N            guest CID reported to the guest (default %d)\n"
 		"  --tx-buffer-size BYTES   per-connection buffer for guest data, the credit\n"
 		"                           the guest gets (default 64K; %uK..%uM; K/M suffix)\n"
 		"  --connect-timeout MS     how long the guest has to accept a host\n"
 		"                           connection (default 5000)\n"
+		"  --reconnect-timeout MS   how long guest connections wait for a front-end\n"
+		"                           that resumes the same rings after the front-end\n"
+		"                           disconnected (default 5000; 0: close at once)\n"
+		"  --max-connections N      connections at once, host clients still sending\n"
+		"                           their request line included (default %u,\n"
+		"                           like Firecracker; 1..65536). More are refused:\n"
+		"                           host clients are closed, guests get a reset.\n"
+		"                           Memory for guest data is at most N times\n"
+		"                           --tx-buffer-size\n"
+		"  --socket-mode MODE       permissions (octal) of both Unix sockets the\n"
+		"                           daemon creates (default 0600: owner only; every\n"
+		"                           host user who can connect to --uds-path is the\n"
+		"                           host, CID 2, to the guest). 0660 lets a group in\n"
+		"  --stats PATH             on SIGUSR1 and at exit, write the counters to\n"
+		"                           PATH as name=value lines (they always go to\n"
+		"                           the log too, on SIGUSR1 and at exit)\n"
 		"  --log-level LEVEL        silent, error, warn, info (default), debug\n"
 		"  -v, --verbose            log-level debug     -q, --quiet  log-level warn\n"
-		"  -h, --help               this text           -V, --version\n",
-		DEFAULT_CID, MIN_TX_BUFFER / 1024, MAX_TX_BUFFER / (1024 * 1024));
+		"  -h, --help               this text           -V, --version\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT stop it (counters logged); SIGUSR1 logs the counters\n"
+		"(and writes --stats PATH).\n",
+		DEFAULT_CID, MIN_TX_BUFFER / 1024, MAX_TX_BUFFER / (1024 * 1024),
+		VSOCK_DEFAULT_MAX_CONNS);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -110,6 +139,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "guest-cid", required_argument, NULL, 'c' },
 		{ "tx-buffer-size", required_argument, NULL, 'b' },
 		{ "connect-timeout", required_argument, NULL, 't' },
+		{ "reconnect-timeout", required_argument, NULL, 'r' },
+		{ "max-connections", required_argument, NULL, 'm' },
+		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "stats", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -124,6 +157,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		.guest_cid = DEFAULT_CID,
 		.tx_buffer_size = DEFAULT_TX_BUFFER,
 		.connect_timeout_ms = 5000,
+		.reconnect_timeout_ms = 5000,
+		.max_conns = VSOCK_DEFAULT_MAX_CONNS,
+		.socket_mode = SOCKET_MODE_DEFAULT,
 		.level = LOG_INFO,
 	};
 	while ((opt = getopt_long(argc, argv, "vqhV", longopts, NULL)) != -1) {
@@ -166,6 +202,45 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->connect_timeout_ms = (int)v;
 			break;
+		case 'r':
+			if (parse_u64(optarg, &v) != (int)strlen(optarg) ||
+			    v > 3600000) {
+				fprintf(stderr, "upcall-vsockd: --reconnect-timeout: "
+					"'%s' is not milliseconds in 0..3600000\n",
+					optarg);
+				return 2;
+			}
+			o->reconnect_timeout_ms = (int)v;
+			break;
+		case 'm':
+			if (parse_u64(optarg, &v) != (int)strlen(optarg) ||
+			    v < 1 || v > 65536) {
+				fprintf(stderr, "upcall-vsockd: --max-connections: "
+					"'%s' is not a number in 1..65536\n",
+					optarg);
+				return 2;
+			}
+			o->max_conns = (unsigned)v;
+			break;
+		case 'S':
+			o->stats_path = optarg;
+			break;
+		case 'M': {
+			char *end;
+			unsigned long m;
+
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (errno || end == optarg || *end || m > 0777 ||
+			    *optarg < '0' || *optarg > '7') {
+				fprintf(stderr, "upcall-vsockd: --socket-mode: "
+					"'%s' is not an octal mode in 0..0777\n",
+					optarg);
+				return 2;
+			}
+			o->socket_mode = (mode_t)m;
+			break;
+		}
 		case 'l':
 			if (log_parse_level(optarg, &o->level) != 0) {
 				fprintf(stderr, "upcall-vsockd: --log-level: "
@@ -204,25 +279,117 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* All counters: the device's, the hybrid listener's, the front-end's. */
+static void format_stats(const struct daemon *dm, char *buf, size_t len,
+			 const char *sep)
+{
+	int n = vsock_dev_format_stats(&dm->dev, buf, len, sep);
+
+	if (n < 0 || (size_t)n >= len)
+		return;
+	snprintf(buf + n, len - (size_t)n,
+		 "%shost_clients_accepted=%llu%shost_clients_refused=%llu%s"
+		 "host_clients_shed=%llu%sbad_request_lines=%llu%s"
+		 "request_line_timeouts=%llu%sfrontend_sessions=%u%s"
+		 "frontends_refused=%u", sep,
+		 (unsigned long long)dm->uds.stats.accepted, sep,
+		 (unsigned long long)dm->uds.stats.refused_limit, sep,
+		 (unsigned long long)dm->uds.guard.shed, sep,
+		 (unsigned long long)dm->uds.stats.bad_lines, sep,
+		 (unsigned long long)dm->uds.stats.timeouts, sep,
+		 dm->vu.sessions, sep, dm->vu.refused);
+}
+
+/* The counters to the log and, with --stats PATH, atomically to PATH. */
+static void dump_stats(const struct daemon *dm)
+{
+	char line[1024], tmp[4200];
+	FILE *f;
+	int n;
+
+	format_stats(dm, line, sizeof(line), " ");
+	log_stats("%s", line);
+	if (!dm->opt->stats_path)
+		return;
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", dm->opt->stats_path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		log_warn("--stats %s: path too long", dm->opt->stats_path);
+		return;
+	}
+	format_stats(dm, line, sizeof(line), "\n");
+	f = fopen(tmp, "we");
+	if (!f || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0 ||
+	    rename(tmp, dm->opt->stats_path) != 0) {
+		log_warn("--stats %s: %s", dm->opt->stats_path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
 static void signal_event(struct ev_handler *h, uint32_t events)
 {
 	struct daemon *dm = container_of(h, struct daemon, sig_ev);
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(h->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+	while (read(h->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			dump_stats(dm);
+			continue;
+		}
 		log_info("signal %u: shutting down", si.ssi_signo);
-	dm->loop.stop = true;
+		dm->loop.stop = true;
+	}
 }
 
 static void after_batch(void *ctx)
 {
-	vsock_dev_after_batch(&((struct daemon *)ctx)->dev);
+	struct daemon *dm = ctx;
+
+	host_uds_tick(&dm->uds);
+	vhost_user_tick(&dm->vu);
+	vsock_dev_after_batch(&dm->dev);
+}
+
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	return b >= 0 && b < a ? b : a;
 }
 
 static int next_timeout(void *ctx)
 {
-	return vsock_dev_next_timeout(&((struct daemon *)ctx)->dev);
+	struct daemon *dm = ctx;
+
+	return min_timeout(min_timeout(vsock_dev_next_timeout(&dm->dev),
+				       host_uds_next_timeout(&dm->uds)),
+			   vhost_user_next_timeout(&dm->vu));
+}
+
+/*
+ * Each connection holds one descriptor (two while a host client still
+ * sends its line). Raise the soft open-file limit towards what the limit
+ * needs; when the hard limit is lower, say so: accept() failures are then
+ * shed (see listener.h), never spun on.
+ */
+static void fit_fd_limit(unsigned max_conns)
+{
+	rlim_t want = (rlim_t)max_conns * 2 + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		log_warn("open-file limit %llu (hard) is below the %llu that "
+			 "%u connections may need; extra clients will be refused",
+			 (unsigned long long)rl.rlim_max,
+			 (unsigned long long)want, max_conns);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s",
+			 (unsigned long long)want, strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -241,11 +408,13 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) {
 		perror("sigprocmask");
 		return 1;
 	}
 	memset(&dm, 0, sizeof(dm));
+	dm.opt = &o;
 	if (loop_init(&dm.loop) != 0) {
 		perror("epoll_create1");
 		return 1;
@@ -262,11 +431,16 @@ int main(int argc, char **argv)
 	vsock_dev_init(&dm.dev, &dm.loop, o.guest_cid, o.tx_buffer_size,
 		       o.uds_path);
 	dm.dev.connect_timeout_ms = o.connect_timeout_ms;
+	dm.dev.reconnect_timeout_ms = o.reconnect_timeout_ms;
+	dm.dev.max_conns = o.max_conns;
+	fit_fd_limit(o.max_conns);
 	r = ev_set(&dm.loop, &dm.sig_ev, EPOLLIN);
 	if (r == 0)
-		r = vhost_user_open(&dm.vu, &dm.loop, &dm.dev, o.socket_path);
+		r = vhost_user_open(&dm.vu, &dm.loop, &dm.dev, o.socket_path,
+				    o.socket_mode);
 	if (r == 0) {
-		r = host_uds_open(&dm.uds, &dm.dev, o.uds_path);
+		r = host_uds_open(&dm.uds, &dm.loop, &dm.dev, o.uds_path,
+				  o.socket_mode);
 		if (r != 0)
 			vhost_user_close(&dm.vu);
 	}
@@ -276,9 +450,12 @@ int main(int argc, char **argv)
 		loop_fini(&dm.loop);
 		return 1;
 	}
-	log_info("ready: guest CID %llu, buffer %u bytes",
-		 (unsigned long long)o.guest_cid, o.tx_buffer_size);
+	log_info("ready: guest CID %llu, buffer %u bytes, at most %u "
+		 "connections (guest data buffers at most %llu MiB)",
+		 (unsigned long long)o.guest_cid, o.tx_buffer_size, o.max_conns,
+		 (unsigned long long)o.max_conns * o.tx_buffer_size >> 20);
 	r = loop_run(&dm.loop);
+	dump_stats(&dm);
 	host_uds_close(&dm.uds);
 	vhost_user_close(&dm.vu);
 	vsock_dev_fini(&dm.dev);

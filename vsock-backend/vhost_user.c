@@ -10,6 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/vhost_types.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_vsock.h>
+
 #include "log.h"
 
 /* Message types (vhost-user specification). */
@@ -43,13 +47,12 @@ enum {
 #define VHOST_USER_VRING_IDX_MASK 0xffu
 #define VHOST_USER_VRING_NOFD 0x100u
 
-#define VIRTIO_F_VERSION_1 32
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
 #define VHOST_USER_PROTOCOL_F_CONFIG 9
 
 #define VU_CONFIG_HDR 12
-#define VSOCK_CONFIG_SIZE 8	/* struct virtio_vsock_config: le64 guest_cid */
+#define VSOCK_CONFIG_SIZE sizeof(struct virtio_vsock_config)
 
 uint64_t vhost_user_features(void)
 {
@@ -82,12 +85,8 @@ static void unmap_all(struct vu_map *maps, unsigned n)
 
 static void vring_stop(struct vhost_user *vu, struct vu_vring *vr)
 {
-	struct vsock_queue *q = &vu->dev->q[vr->idx];
-
-	if (q->started) {
-		vr->base = q->vq.last_avail;
-		vsock_dev_queue_stopped(vu->dev, vr->idx);
-	}
+	if (vsock_dev_queue_running(vu->dev, vr->idx))
+		vr->base = vsock_dev_queue_stop(vu->dev, vr->idx);
 	if (vr->kick_ev.fd >= 0) {
 		ev_del(vu->loop, &vr->kick_ev);
 		close_fd(&vr->kick_ev.fd);
@@ -99,19 +98,26 @@ static void vring_reset(struct vhost_user *vu, struct vu_vring *vr)
 	vring_stop(vu, vr);
 	close_fd(&vr->call_fd);
 	close_fd(&vr->err_fd);
-	vu->dev->q[vr->idx].call_fd = -1;
 	vr->enabled = false;
 	vr->num = 0;
 	vr->base = 0;
 	vr->desc_uva = vr->avail_uva = vr->used_uva = 0;
 }
 
-/* Back to the state before any front-end spoke. */
-static void reset_device(struct vhost_user *vu)
+/*
+ * Back to the state before any front-end spoke. dev_reset: the device
+ * drops its connections too (RESET_OWNER, exit); otherwise the front-end
+ * went away and the device decides what survives it.
+ */
+static void reset_device(struct vhost_user *vu, bool dev_reset)
 {
 	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++)
 		vring_reset(vu, &vu->vr[i]);
-	vsock_dev_reset(vu->dev);
+	if (dev_reset)
+		vsock_dev_reset(vu->dev);
+	else
+		vsock_dev_frontend_gone(vu->dev);
+	vsock_dev_set_memory(vu->dev, NULL);
 	unmap_all(vu->maps, VQ_MAX_REGIONS);
 	memset(&vu->mem, 0, sizeof(vu->mem));
 	vu->features = vu->protocol_features = 0;
@@ -126,34 +132,27 @@ static void kick_event(struct ev_handler *h, uint32_t events)
 	if (read(h->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("queue %u: kick eventfd: %s", vr->idx,
 			 strerror(errno));
-	if (vr->vu->dev->q[vr->idx].started)
+	if (vsock_dev_queue_running(vr->vu->dev, vr->idx))
 		vsock_dev_kick(vr->vu->dev, vr->idx);
 }
 
 /* Starts the ring once it has a kick fd and is enabled. */
 static int vring_try_start(struct vhost_user *vu, struct vu_vring *vr)
 {
-	struct vsock_queue *q = &vu->dev->q[vr->idx];
+	struct vsock_ring_cfg cfg = {
+		.num = vr->num,
+		.desc_uva = vr->desc_uva,
+		.avail_uva = vr->avail_uva,
+		.used_uva = vr->used_uva,
+		.base = vr->base,
+	};
 
-	if (q->started || vr->kick_ev.fd < 0 || !vr->enabled)
+	if (vsock_dev_queue_running(vu->dev, vr->idx) || vr->kick_ev.fd < 0 ||
+	    !vr->enabled)
 		return 0;
-	memset(&q->vq, 0, sizeof(q->vq));
-	q->vq.num = vr->num;
-	q->vq.desc_uva = vr->desc_uva;
-	q->vq.avail_uva = vr->avail_uva;
-	q->vq.used_uva = vr->used_uva;
-	if (vq_map_rings(&q->vq, &vu->mem) != 0) {
-		log_err("queue %u: ring addresses outside the memory table "
-			"(or bad size %u)", vr->idx, vr->num);
-		return -EINVAL;
-	}
-	q->vq.last_avail = vr->base;
-	q->vq.used_idx = vq_used_idx_in_memory(&q->vq);
-	q->call_fd = vr->call_fd;
 	if (ev_set(vu->loop, &vr->kick_ev, EPOLLIN) != 0)
 		return -EIO;
-	vsock_dev_queue_started(vu->dev, vr->idx);
-	return 0;
+	return vsock_dev_queue_start(vu->dev, vr->idx, &cfg, vr->call_fd);
 }
 
 static int send_reply(struct vhost_user *vu, uint32_t req, const void *payload,
@@ -248,28 +247,24 @@ static int set_mem_table(struct vhost_user *vu, const uint8_t *p, uint32_t size)
 	mem.n = n;
 	/* Install the new table, re-point running rings, drop the old maps. */
 	vu->mem = mem;
-	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++) {
-		struct vsock_queue *q = &vu->dev->q[i];
-
-		if (q->started && vq_map_rings(&q->vq, &vu->mem) != 0) {
-			log_err("queue %u: rings not in the new memory table",
-				i);
-			q->started = false;
-		}
-	}
+	vsock_dev_set_memory(vu->dev, &vu->mem);
 	unmap_all(vu->maps, VQ_MAX_REGIONS);
 	memcpy(vu->maps, maps, sizeof(maps));
 	log_info("memory table: %u regions", n);
 	return 0;
 }
 
+/* The payloads' layouts are the kernel vhost ABI's (linux/vhost_types.h). */
 static int vring_state(const uint8_t *p, uint32_t size, uint32_t *idx,
 		       uint32_t *num)
 {
-	if (size < 8)
+	struct vhost_vring_state st;
+
+	if (size < sizeof(st))
 		return -EPROTO;
-	memcpy(idx, p, 4);
-	memcpy(num, p + 4, 4);
+	memcpy(&st, p, sizeof(st));
+	*idx = st.index;
+	*num = st.num;
 	return *idx < VSOCK_NUM_QUEUES ? 0 : -EPROTO;
 }
 
@@ -362,7 +357,7 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 	case VHOST_USER_SET_OWNER:
 		return 0;
 	case VHOST_USER_RESET_OWNER:
-		reset_device(vu);
+		reset_device(vu, true);
 		return 0;
 	case VHOST_USER_SET_MEM_TABLE:
 		return set_mem_table(vu, p, size);
@@ -378,17 +373,20 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 			return -EPROTO;
 		vu->vr[idx].base = (uint16_t)num;
 		return 0;
-	case VHOST_USER_SET_VRING_ADDR:
-		if (size < 40)
+	case VHOST_USER_SET_VRING_ADDR: {
+		struct vhost_vring_addr a;
+
+		if (size < sizeof(a))
 			return -EPROTO;
-		memcpy(&idx, p, 4);
-		if (idx >= VSOCK_NUM_QUEUES)
+		memcpy(&a, p, sizeof(a));
+		if (a.index >= VSOCK_NUM_QUEUES)
 			return -EPROTO;
-		vr = &vu->vr[idx];
-		memcpy(&vr->desc_uva, p + 8, 8);
-		memcpy(&vr->used_uva, p + 16, 8);
-		memcpy(&vr->avail_uva, p + 24, 8);
+		vr = &vu->vr[a.index];
+		vr->desc_uva = a.desc_user_addr;
+		vr->used_uva = a.used_user_addr;
+		vr->avail_uva = a.avail_user_addr;
 		return 0;
+	}
 	case VHOST_USER_GET_VRING_BASE: {
 		uint32_t out[2];
 
@@ -417,8 +415,8 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 			return -EPROTO;
 		close_fd(&vr->call_fd);
 		vr->call_fd = fd;
-		if (vu->dev->q[vr->idx].started)
-			vu->dev->q[vr->idx].call_fd = fd;
+		if (vsock_dev_queue_running(vu->dev, vr->idx))
+			vsock_dev_set_call_fd(vu->dev, vr->idx, fd);
 		return 0;
 	case VHOST_USER_SET_VRING_ERR:
 		if (vring_fd_msg(vu, p, size, &vr, &fd))
@@ -433,10 +431,8 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p,
 		vr->enabled = num != 0;
 		if (vr->enabled)
 			return vring_try_start(vu, vr);
-		if (vu->dev->q[idx].started) {
-			vr->base = vu->dev->q[idx].vq.last_avail;
-			vsock_dev_queue_stopped(vu->dev, idx);
-		}
+		if (vsock_dev_queue_running(vu->dev, idx))
+			vr->base = vsock_dev_queue_stop(vu->dev, idx);
 		return 0;
 	case VHOST_USER_GET_CONFIG:
 		*replied = true;
@@ -461,9 +457,7 @@ static void frontend_gone(struct vhost_user *vu, const char *why)
 		close(vu->fds[i]);
 	vu->nfds = 0;
 	vu->have = 0;
-	reset_device(vu);
-	/* A later front-end may be the same guest: tell it to reset. */
-	vu->dev->reset_event_pending = true;
+	reset_device(vu, false);
 	if (ev_set(vu->loop, &vu->listen_ev, EPOLLIN) != 0)
 		log_err("cannot listen for front-ends any more");
 }
@@ -591,28 +585,53 @@ static void accept_frontend(struct ev_handler *h, uint32_t events)
 	int fd;
 
 	(void)events;
-	fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept on %s: %s", vu->path, strerror(errno));
+	fd = accept_guarded(&vu->guard, h->fd, vu->path);
+	if (fd == -EMFILE) {
+		if (ev_set(vu->loop, &vu->listen_ev, 0) != 0)
+			log_err("%s: cannot pause the listener", vu->path);
+		return;
+	}
+	if (fd < 0)
+		return;
+	if (vu->conn_ev.fd >= 0) {
+		/*
+		 * One guest per daemon: its CID and hybrid sockets are ours.
+		 * A second front-end closed at once fails to start with an
+		 * error (QEMU: "Failed to read msg header") instead of
+		 * waiting in the backlog for ever.
+		 */
+		vu->refused++;
+		log_rl(&vu->refuse_rl, LOG_ERROR,
+		       "refusing a second front-end on %s: session %u is being "
+		       "served (one VM per upcall-vsockd)", vu->path,
+		       vu->sessions);
+		close(fd);
 		return;
 	}
 	vu->sessions++;
 	log_info("front-end connected on %s (session %u)", vu->path,
 		 vu->sessions);
 	ev_init(&vu->conn_ev, fd, frontend_event);
-	if (ev_set(vu->loop, &vu->conn_ev, EPOLLIN) != 0) {
+	if (ev_set(vu->loop, &vu->conn_ev, EPOLLIN) != 0)
 		close_fd(&vu->conn_ev.fd);
-		return;
-	}
-	/* One front-end at a time: the next one waits in the backlog. */
-	ev_del(vu->loop, &vu->listen_ev);
+}
+
+void vhost_user_tick(struct vhost_user *vu)
+{
+	if (vu->listen_ev.fd >= 0 && accept_guard_due(&vu->guard, now_ms()) &&
+	    ev_set(vu->loop, &vu->listen_ev, EPOLLIN) != 0)
+		log_err("%s: cannot re-arm the listener", vu->path);
+}
+
+int vhost_user_next_timeout(const struct vhost_user *vu)
+{
+	return accept_guard_timeout(&vu->guard, now_ms());
 }
 
 int vhost_user_open(struct vhost_user *vu, struct loop *loop,
-		    struct vsock_dev *dev, const char *path)
+		    struct vsock_dev *dev, const char *path, mode_t mode)
 {
-	int fd;
+	int fd, r;
 
 	memset(vu, 0, sizeof(*vu));
 	vu->loop = loop;
@@ -626,21 +645,27 @@ int vhost_user_open(struct vhost_user *vu, struct loop *loop,
 		vu->vr[i].call_fd = -1;
 		vu->vr[i].err_fd = -1;
 	}
-	dev->mem = &vu->mem;
 	if (strlen(path) >= sizeof(vu->path))
 		return -ENAMETOOLONG;
 	strcpy(vu->path, path);
-	fd = uds_listen(path, 4);
-	if (fd < 0)
+	r = accept_guard_init(&vu->guard);
+	if (r != 0)
+		return r;
+	fd = uds_listen(path, 4, mode);
+	if (fd < 0) {
+		accept_guard_fini(&vu->guard);
 		return fd;
+	}
 	ev_init(&vu->listen_ev, fd, accept_frontend);
 	if (ev_set(loop, &vu->listen_ev, EPOLLIN) != 0) {
 		close(fd);
 		unlink(path);
 		vu->listen_ev.fd = -1;
+		accept_guard_fini(&vu->guard);
 		return -EIO;
 	}
-	log_info("vhost-user socket listening on %s", path);
+	log_info("vhost-user socket listening on %s (mode %04o)", path,
+		 (unsigned)mode);
 	return 0;
 }
 
@@ -650,10 +675,11 @@ void vhost_user_close(struct vhost_user *vu)
 		ev_del(vu->loop, &vu->conn_ev);
 		close_fd(&vu->conn_ev.fd);
 	}
-	reset_device(vu);
+	reset_device(vu, true);
 	if (vu->listen_ev.fd >= 0) {
 		ev_del(vu->loop, &vu->listen_ev);
 		close_fd(&vu->listen_ev.fd);
+		accept_guard_fini(&vu->guard);
 		if (unlink(vu->path) != 0 && errno != ENOENT)
 			log_warn("remove %s: %s", vu->path, strerror(errno));
 	}

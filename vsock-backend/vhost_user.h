@@ -2,7 +2,9 @@
 /*
  * The vhost-user back-end side, as QEMU's vhost-user-vsock-pci and
  * vhost-user-vsock-device drive it: one front-end at a time on --socket;
- * when it goes away the device is reset and the next one is accepted.
+ * a second one is accepted and closed at once (logged), so that its QEMU
+ * fails with an error instead of waiting in the backlog; when the served
+ * one goes away the next one is accepted.
  */
 #ifndef VSOCKD_VHOST_USER_H
 #define VSOCKD_VHOST_USER_H
@@ -10,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "listener.h"
+#include "log.h"
 #include "loop.h"
 #include "virtqueue.h"
 #include "vsock_dev.h"
@@ -48,6 +52,9 @@ struct vhost_user {
 	struct vu_map maps[VQ_MAX_REGIONS];
 	struct vu_vring vr[VSOCK_NUM_QUEUES];
 	unsigned sessions;
+	unsigned refused;		/* front-ends refused: one was served */
+	struct log_ratelimit refuse_rl;
+	struct accept_guard guard;
 
 	/* message being received */
 	uint8_t msg[VU_HDR_SIZE + VU_MAX_PAYLOAD];
@@ -56,9 +63,14 @@ struct vhost_user {
 	unsigned nfds;
 };
 
+/* Listens on path with permissions mode. 0 or -errno. */
 int vhost_user_open(struct vhost_user *vu, struct loop *loop,
-		    struct vsock_dev *dev, const char *path);
+		    struct vsock_dev *dev, const char *path, mode_t mode);
 void vhost_user_close(struct vhost_user *vu);
+/* After each event batch: re-arms a listener paused for lack of fds. */
+void vhost_user_tick(struct vhost_user *vu);
+/* Milliseconds until that, or -1. */
+int vhost_user_next_timeout(const struct vhost_user *vu);
 
 /* Exposed for the tests: feature bits offered. */
 uint64_t vhost_user_features(void);

@@ -71,6 +71,19 @@ void *vq_uva_to_host(const struct vq_memory *m, uint64_t uva, uint64_t len)
 	return translate(m, uva, len, true);
 }
 
+int vq_uva_to_gpa(const struct vq_memory *m, uint64_t uva, uint64_t *gpa)
+{
+	for (unsigned i = 0; i < m->n && i < VQ_MAX_REGIONS; i++) {
+		const struct vq_region *r = &m->r[i];
+
+		if (uva >= r->uva && uva - r->uva < r->size) {
+			*gpa = r->gpa + (uva - r->uva);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* Largest piece of [gpa, gpa+len) that starts at gpa and is in one region. */
 static uint8_t *translate_prefix(const struct vq_memory *m, uint64_t gpa,
 				 uint64_t len, uint64_t *got)
@@ -160,11 +173,11 @@ enum vq_pop_result vq_pop(struct virtqueue *vq, const struct vq_memory *m,
 	c->head = head;
 	i = head;
 	for (;;) {
-		const uint8_t *d = vq->desc + 16 * (size_t)i;
-		uint64_t addr = ld64(d);
-		uint32_t len = ld32(d + 8);
-		uint16_t flags = ld16(d + 12);
-		uint16_t next = ld16(d + 14);
+		const uint8_t *d = vq->desc + sizeof(struct vring_desc) * (size_t)i;
+		uint64_t addr = ld64(d + offsetof(struct vring_desc, addr));
+		uint32_t len = ld32(d + offsetof(struct vring_desc, len));
+		uint16_t flags = ld16(d + offsetof(struct vring_desc, flags));
+		uint16_t next = ld16(d + offsetof(struct vring_desc, next));
 
 		/* A chain longer than the ring must contain a loop. */
 		if (++count > vq->num)

@@ -15,14 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VRING_DESC_F_*, VRING_AVAIL_F_NO_INTERRUPT, struct vring_desc. */
+#include <linux/virtio_ring.h>
+
 #define VQ_MAX_REGIONS 8
 #define VQ_MAX_SIZE 32768
 #define VQ_MAX_SEGS 64
 
-#define VRING_DESC_F_NEXT 1
-#define VRING_DESC_F_WRITE 2
-#define VRING_DESC_F_INDIRECT 4
-#define VRING_AVAIL_F_NO_INTERRUPT 1
 
 struct vq_region {
 	uint64_t gpa;		/* guest physical address */
@@ -39,6 +38,8 @@ struct vq_memory {
 /* Host pointer for [gpa, gpa+len) if it lies inside one region, else NULL. */
 void *vq_gpa_to_host(const struct vq_memory *m, uint64_t gpa, uint64_t len);
 void *vq_uva_to_host(const struct vq_memory *m, uint64_t uva, uint64_t len);
+/* Guest-physical address of a front-end address: 0, or -1 outside memory. */
+int vq_uva_to_gpa(const struct vq_memory *m, uint64_t uva, uint64_t *gpa);
 
 struct vq_seg {
 	uint8_t *base;

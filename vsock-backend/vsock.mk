@@ -10,7 +10,8 @@ VSOCKD_BIN := $(BIN)/upcall-vsockd
 VSOCKD_LIB_SRCS := vsock-backend/log.c vsock-backend/loop.c \
 	vsock-backend/virtqueue.c vsock-backend/vsock_packet.c \
 	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c \
-	vsock-backend/host_uds.c vsock-backend/vhost_user.c
+	vsock-backend/listener.c vsock-backend/host_uds.c \
+	vsock-backend/vhost_user.c
 VSOCKD_SRCS := $(VSOCKD_LIB_SRCS) vsock-backend/main.c
 VSOCKD_OBJDIR := $(BUILD)/vsock-backend/obj
 VSOCKD_OBJS := $(patsubst vsock-backend/%.c,$(VSOCKD_OBJDIR)/%.o,$(VSOCKD_SRCS))
@@ -65,11 +66,12 @@ check-unit-vsock: $(VSOCKD_TEST_BINS)
 	$(Q)tools/tap-run.sh unit-vsock bash -c \
 		'rc=0; for t in $(VSOCKD_TEST_BINS); do $$t || rc=1; done; exit $$rc'
 
-# --- libFuzzer: ring walker, packet parser, device tx path ------------------
+# --- libFuzzer: ring walker, packet parser, device tx/rx with host sockets -
 VSOCKD_FUZZ := $(BUILD)/vsock-backend/fuzz/vsock_fuzz
 VSOCKD_FUZZ_SRCS := vsock-backend/log.c vsock-backend/loop.c \
 	vsock-backend/virtqueue.c vsock-backend/vsock_packet.c \
-	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c vsock-backend/host_uds.c
+	vsock-backend/vsock_dev.c vsock-backend/vsock_conn.c \
+	vsock-backend/listener.c vsock-backend/host_uds.c
 VSOCKD_FUZZ_CORPUS := $(BUILD)/vsock-backend/fuzz/corpus
 # Short run inside `make check`, long one for `make fuzz`.
 VSOCKD_FUZZ_CHECK_SECS ?= 25
@@ -91,7 +93,7 @@ FUZZ_TARGETS += vsockd-fuzz-long
 .PHONY: check-fuzz-vsock vsockd-fuzz-long
 check-fuzz-vsock: $(VSOCKD_FUZZ) vsockd-fuzz-corpus
 	$(Q)tools/tap-run.sh fuzz-vsock tools/tap-check.sh \
-		"vsock fuzz: ring walker and packet parser, $(VSOCKD_FUZZ_CHECK_SECS) s without a crash" \
+		"vsock fuzz: ring walker, packet parser, device with host sockets and a connection limit, $(VSOCKD_FUZZ_CHECK_SECS) s without a crash" \
 		nice -n 10 $(VSOCKD_FUZZ) -max_total_time=$(VSOCKD_FUZZ_CHECK_SECS) \
 		-max_len=70000 -print_final_stats=1 -artifact_prefix=$(BUILD)/vsock-backend/fuzz/ \
 		$(VSOCKD_FUZZ_CORPUS)

@@ -27,15 +27,9 @@ struct vsock_conn *conn_new(struct vsock_dev *d, int fd)
 	if (!c)
 		return NULL;
 	c->buf_cap = d->buf_alloc;
-	c->buf = malloc(c->buf_cap);
-	if (!c->buf) {
-		free(c);
-		return NULL;
-	}
 	c->dev = d;
-	c->state = CONN_LINE;
+	c->state = CONN_CONNECTING;
 	ev_init(&c->ev, fd, conn_event);
-	vsock_dev_link(d, c);
 	return c;
 }
 
@@ -50,8 +44,6 @@ uint32_t conn_peer_credit(const struct vsock_conn *c)
 
 static bool guest_knows(const struct vsock_conn *c)
 {
-	if (c->state == CONN_LINE)
-		return false;
 	return !(c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST));
 }
 
@@ -70,6 +62,7 @@ void conn_close(struct vsock_conn *c, bool rst)
 		log_warn("close(fd %d): %s", c->ev.fd, strerror(errno));
 	c->ev.fd = -1;
 	c->state = CONN_DEAD;
+	d->stats.conns_closed++;
 	vsock_dev_bury(d, c);
 }
 
@@ -85,9 +78,6 @@ void conn_update_events(struct vsock_conn *c)
 	if (c->state == CONN_DEAD || c->hup)
 		return;
 	switch (c->state) {
-	case CONN_LINE:
-		ev = EPOLLIN;
-		break;
 	case CONN_CONNECTING:
 		ev = 0;	/* hang-ups and errors are always reported */
 		break;
@@ -98,7 +88,7 @@ void conn_update_events(struct vsock_conn *c)
 		 */
 		if (!c->eof && !c->readable &&
 		    (conn_peer_credit(c) > 0 || !c->credit_requested) &&
-		    !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV))
+		    !(c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_RCV))
 			ev |= EPOLLIN;
 		/* fallthrough */
 	case CONN_CLOSING:
@@ -112,14 +102,27 @@ void conn_update_events(struct vsock_conn *c)
 		conn_close(c, true);
 }
 
-/* Asks for a CREDIT_UPDATE once the guest believes less than half is free. */
+uint32_t conn_guest_window(const struct vsock_conn *c)
+{
+	return c->peer_buf_alloc < c->buf_cap ? c->peer_buf_alloc : c->buf_cap;
+}
+
+/*
+ * Asks for a CREDIT_UPDATE once the guest believes less than half of its
+ * window is free. The window is the smaller of our buffer and the guest's
+ * own buf_alloc: Linux since 6.12.68 (virtio_transport_get_credit() capped
+ * to the local buf_alloc) never keeps more than its own receive buffer in
+ * flight, whatever we offer, so with a bigger --tx-buffer-size waiting for
+ * half of *our* buffer would never send the update it waits for. libkrun
+ * fixed the same stall the same way.
+ */
 static void maybe_credit_update(struct vsock_conn *c)
 {
 	uint32_t believed_used = c->rx_cnt - c->fwd_cnt_sent;
 
 	if (c->fwd_cnt == c->fwd_cnt_sent)
 		return;
-	if (believed_used > c->buf_cap / 2)
+	if (believed_used >= conn_guest_window(c) / 2)
 		c->pend |= PEND_CREDIT_UPDATE;
 }
 
@@ -130,7 +133,7 @@ static bool all_done(const struct vsock_conn *c)
 		return false;
 	if (c->state == CONN_CLOSING)
 		return true;
-	return (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) && c->eof &&
+	return (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) && c->eof &&
 	       !(c->pend & PEND_SHUTDOWN);
 }
 
@@ -162,7 +165,8 @@ static int conn_write(struct vsock_conn *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			log_info("conn %u <-> %u: host side write: %s; resetting",
+			log_rl(&c->dev->guest_rl, LOG_INFO,
+			       "conn %u <-> %u: host side write: %s; resetting",
 				 c->local_port, c->peer_port, strerror(errno));
 			conn_close(c, true);
 			return -1;
@@ -174,9 +178,10 @@ static int conn_write(struct vsock_conn *c)
 		c->buf_head = (uint32_t)((c->buf_head + (size_t)n) % c->buf_cap);
 		c->buf_len -= (uint32_t)n;
 		c->fwd_cnt += (uint32_t)n;
+		c->dev->stats.bytes_to_host += (uint64_t)n;
 	}
 	maybe_credit_update(c);
-	if (!has_output(c) && (c->peer_shutdown & VSOCK_SHUTDOWN_SEND) &&
+	if (!has_output(c) && (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) &&
 	    !c->wr_shut && !c->hup) {
 		/* The guest will send no more: pass the EOF on. */
 		if (shutdown(c->ev.fd, SHUT_WR) != 0 && errno != ENOTCONN)
@@ -197,11 +202,9 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 	switch (c->state) {
 	case CONN_DEAD:
 		return;
-	case CONN_LINE:
-		host_uds_line_input(c);
-		return;
 	case CONN_CONNECTING:
-		log_info("host client for guest port %u went away before the "
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "host client for guest port %u went away before the "
 			 "guest answered", c->peer_port);
 		conn_close(c, true);
 		return;
@@ -215,7 +218,8 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 
 		if (getsockopt(c->ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 			err = errno;
-		log_info("conn %u <-> %u: host side error: %s; resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: host side error: %s; resetting",
 			 c->local_port, c->peer_port, strerror(err));
 		conn_close(c, true);
 		return;
@@ -238,17 +242,17 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 	conn_update_events(c);
 }
 
-void conn_host_connect(struct vsock_conn *c, uint32_t guest_port)
+void conn_host_connect(struct vsock_conn *c, uint32_t local_port,
+		       uint32_t guest_port)
 {
 	struct vsock_dev *d = c->dev;
 
 	c->host_initiated = true;
-	c->local_port = vsock_dev_alloc_port(d);
+	c->local_port = local_port;
 	c->peer_port = guest_port;
 	c->state = CONN_CONNECTING;
 	c->pend |= PEND_REQUEST;
 	c->deadline_ms = now_ms() + d->connect_timeout_ms;
-	d->stats.conns_opened++;
 	log_dbg("host client -> guest port %u (host port %u)", guest_port,
 		c->local_port);
 	conn_update_events(c);
@@ -264,48 +268,13 @@ static void take_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 		c->credit_requested = false;
 }
 
-void conn_guest_request(struct vsock_dev *d, const struct vsock_hdr *h)
+void conn_guest_accepted(struct vsock_conn *c, const struct vsock_hdr *h)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vsock_conn *c;
-	int fd, n;
-
-	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->uds_path,
-		     h->dst_port);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		log_warn("guest connect to host port %u: socket path too long",
-			 h->dst_port);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_err("socket: %s", strerror(errno));
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
-	/* A Unix connect completes at once or fails (EAGAIN: backlog full). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		log_info("guest port %u -> host port %u: %s: %s; refusing",
-			 h->src_port, h->dst_port, sa.sun_path, strerror(errno));
-		close(fd);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
-	c = conn_new(d, fd);
-	if (!c) {
-		log_err("out of memory for a connection");
-		close(fd);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
-		return;
-	}
 	c->local_port = h->dst_port;
 	c->peer_port = h->src_port;
 	c->state = CONN_ESTABLISHED;
 	c->pend |= PEND_RESPONSE;
 	take_credit(c, h);
-	d->stats.conns_opened++;
-	log_dbg("guest port %u -> %s", h->src_port, sa.sun_path);
 	conn_update_events(c);
 }
 
@@ -315,14 +284,26 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 	uint32_t tail, first;
 
 	if (c->state != CONN_ESTABLISHED ||
-	    (c->peer_shutdown & VSOCK_SHUTDOWN_SEND)) {
-		log_info("conn %u <-> %u: data after shutdown; resetting",
+	    (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND)) {
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: data after shutdown; resetting",
 			 c->local_port, c->peer_port);
 		conn_close(c, true);
 		return;
 	}
+	if (!c->buf && h->len) {
+		/* Lazily: memory is live connections x buffered data. */
+		c->buf = malloc(c->buf_cap);
+		if (!c->buf) {
+			log_err("conn %u <-> %u: out of memory for its buffer; "
+				"resetting", c->local_port, c->peer_port);
+			conn_close(c, true);
+			return;
+		}
+	}
 	if (h->len > c->buf_cap - c->buf_len) {
-		log_warn("conn %u <-> %u: guest sent %u bytes with %u credit; "
+		log_rl(&c->dev->guest_rl, LOG_WARN,
+		       "conn %u <-> %u: guest sent %u bytes with %u credit; "
 			 "resetting", c->local_port, c->peer_port, h->len,
 			 c->buf_cap - c->buf_len);
 		conn_close(c, true);
@@ -344,11 +325,11 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		       const struct vq_chain *chain)
 {
-	if (c->state == CONN_DEAD || c->state == CONN_LINE)
+	if (c->state == CONN_DEAD)
 		return;
 	take_credit(c, h);
 	switch (h->op) {
-	case VSOCK_OP_RESPONSE:
+	case VIRTIO_VSOCK_OP_RESPONSE:
 		if (c->state != CONN_CONNECTING || (c->pend & PEND_REQUEST)) {
 			conn_close(c, true);
 			return;
@@ -362,40 +343,42 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		if (conn_write(c) < 0)
 			return;
 		break;
-	case VSOCK_OP_RST:
+	case VIRTIO_VSOCK_OP_RST:
 		if (c->state == CONN_CONNECTING)
-			log_info("guest refused connection to port %u",
+			log_rl(&c->dev->guest_rl, LOG_INFO,
+			       "guest refused connection to port %u",
 				 c->peer_port);
 		conn_close(c, false);
 		return;
-	case VSOCK_OP_SHUTDOWN:
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
 		if (c->state == CONN_CONNECTING) {
 			conn_close(c, true);
 			return;
 		}
 		c->peer_shutdown |= h->flags &
-				    (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+				    (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 		if (c->peer_shutdown ==
-		    (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND)) {
+		    (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND)) {
 			c->state = CONN_CLOSING;
 			c->pend &= ~(uint32_t)PEND_CREDIT_UPDATE;
 		}
 		if (conn_write(c) < 0)
 			return;
 		break;
-	case VSOCK_OP_RW:
+	case VIRTIO_VSOCK_OP_RW:
 		guest_rw(c, h, chain);
 		if (c->state == CONN_DEAD)
 			return;
 		break;
-	case VSOCK_OP_CREDIT_UPDATE:
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		break;
-	case VSOCK_OP_CREDIT_REQUEST:
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
 		c->pend |= PEND_CREDIT_UPDATE;
 		break;
 	default:
 		/* REQUEST on a live connection, or an unknown op. */
-		log_info("conn %u <-> %u: unexpected %s (op %u); resetting",
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: unexpected %s (op %u); resetting",
 			 c->local_port, c->peer_port, vsock_op_name(h->op),
 			 h->op);
 		conn_close(c, true);
@@ -407,13 +390,12 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 static bool may_read(const struct vsock_conn *c)
 {
 	return c->state == CONN_ESTABLISHED && c->readable && !c->eof &&
-	       !(c->peer_shutdown & VSOCK_SHUTDOWN_RCV);
+	       !(c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_RCV);
 }
 
 bool conn_wants_rx(const struct vsock_conn *c)
 {
 	switch (c->state) {
-	case CONN_LINE:
 	case CONN_DEAD:
 		return false;
 	case CONN_CONNECTING:
@@ -461,11 +443,11 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 {
 	struct vsock_dev *d = c->dev;
 	struct vsock_hdr h = {
-		.src_cid = VSOCK_HOST_CID,
+		.src_cid = VMADDR_CID_HOST,
 		.dst_cid = d->guest_cid,
 		.src_port = c->local_port,
 		.dst_port = c->peer_port,
-		.type = VSOCK_TYPE_STREAM,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
 		.buf_alloc = c->buf_cap,
 		.fwd_cnt = c->fwd_cnt,
 	};
@@ -473,10 +455,10 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 	bool close_after = false;
 
 	if (c->pend & PEND_REQUEST) {
-		h.op = VSOCK_OP_REQUEST;
+		h.op = VIRTIO_VSOCK_OP_REQUEST;
 		c->pend &= ~(uint32_t)PEND_REQUEST;
 	} else if (c->pend & PEND_RESPONSE) {
-		h.op = VSOCK_OP_RESPONSE;
+		h.op = VIRTIO_VSOCK_OP_RESPONSE;
 		c->pend &= ~(uint32_t)PEND_RESPONSE;
 	}
 	if (h.op == 0 && may_read(c)) {
@@ -484,8 +466,9 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 		uint32_t room = chain->in_len - VSOCK_HDR_LEN;
 
 		if (credit == 0) {
-			h.op = VSOCK_OP_CREDIT_REQUEST;
+			h.op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 			c->credit_requested = true;
+			d->stats.credit_stalls++;
 		} else if (room > 0) {
 			uint32_t max = room < credit ? room : credit;
 			ssize_t r;
@@ -494,41 +477,45 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 				max = VSOCK_MAX_PKT_PAYLOAD;
 			r = read_into(c, chain, max);
 			if (r > 0) {
-				h.op = VSOCK_OP_RW;
+				h.op = VIRTIO_VSOCK_OP_RW;
 				h.len = (uint32_t)r;
 				c->tx_cnt += (uint32_t)r;
+				d->stats.bytes_to_guest += (uint64_t)r;
 			} else if (r == 0) {
 				c->eof = true;
 				c->readable = false;
 				c->pend |= PEND_SHUTDOWN;
-				c->shutdown_to_send |= VSOCK_SHUTDOWN_SEND;
+				c->shutdown_to_send |= VIRTIO_VSOCK_SHUTDOWN_SEND;
 				if (c->hup) {
 					/* Nobody reads what the guest sends. */
-					c->shutdown_to_send |= VSOCK_SHUTDOWN_RCV;
+					c->shutdown_to_send |= VIRTIO_VSOCK_SHUTDOWN_RCV;
 					c->deadline_ms = now_ms() +
 							 d->connect_timeout_ms;
 				}
 			} else if (errno == EAGAIN) {
 				c->readable = false;
 			} else {
-				log_info("conn %u <-> %u: host side read: %s; "
+				log_rl(&c->dev->guest_rl, LOG_INFO,
+				       "conn %u <-> %u: host side read: %s; "
 					 "resetting", c->local_port,
 					 c->peer_port, strerror(errno));
-				h.op = VSOCK_OP_RST;
+				h.op = VIRTIO_VSOCK_OP_RST;
 				close_after = true;
 			}
 		}
 	}
 	if (h.op == 0 && (c->pend & PEND_SHUTDOWN)) {
-		h.op = VSOCK_OP_SHUTDOWN;
+		h.op = VIRTIO_VSOCK_OP_SHUTDOWN;
 		h.flags = c->shutdown_to_send;
 		c->pend &= ~(uint32_t)PEND_SHUTDOWN;
 		close_after = all_done(c);
 	}
-	if (h.op == 0 && (c->pend & PEND_CREDIT_UPDATE))
-		h.op = VSOCK_OP_CREDIT_UPDATE;
+	if (h.op == 0 && (c->pend & PEND_CREDIT_UPDATE)) {
+		h.op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+		d->stats.credit_updates++;
+	}
 	if (h.op == 0 && (c->pend & PEND_CREDIT_REQUEST)) {
-		h.op = VSOCK_OP_CREDIT_REQUEST;
+		h.op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 		c->pend &= ~(uint32_t)PEND_CREDIT_REQUEST;
 	}
 	if (h.op == 0) {
@@ -542,8 +529,10 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 	vq_segs_write(chain->in, chain->nin, 0, raw, sizeof(raw));
 	log_dbg("host %s %u -> %u len %u flags %u", vsock_op_name(h.op),
 		h.src_port, h.dst_port, h.len, h.flags);
+	if (h.op == VIRTIO_VSOCK_OP_RST)
+		d->stats.rst_sent++;
 	if (close_after)
-		conn_close(c, h.op != VSOCK_OP_RST);
+		conn_close(c, h.op != VIRTIO_VSOCK_OP_RST);
 	else
 		conn_update_events(c);
 	return VSOCK_HDR_LEN + h.len;
@@ -552,17 +541,15 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 void conn_timeout(struct vsock_conn *c)
 {
 	switch (c->state) {
-	case CONN_LINE:
-		log_info("host client sent no CONNECT line in time; closing");
-		conn_close(c, false);
-		break;
 	case CONN_CONNECTING:
-		log_info("guest did not answer a connection to port %u in "
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "guest did not answer a connection to port %u in "
 			 "time; closing the host client", c->peer_port);
 		conn_close(c, true);
 		break;
 	default:
-		log_info("conn %u <-> %u: guest did not finish closing; "
+		log_rl(&c->dev->guest_rl, LOG_INFO,
+		       "conn %u <-> %u: guest did not finish closing; "
 			 "resetting", c->local_port, c->peer_port);
 		conn_close(c, true);
 		break;

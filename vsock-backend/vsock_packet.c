@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "vsock_packet.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static uint64_t get64(const uint8_t *p)
@@ -41,32 +42,35 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
-void vsock_hdr_decode(const uint8_t b[VSOCK_HDR_LEN], struct vsock_hdr *h)
+/* Field offsets from the UAPI struct: the wire format is little-endian. */
+#define OFF(f) offsetof(struct virtio_vsock_hdr, f)
+
+void vsock_hdr_decode(const uint8_t b[44], struct vsock_hdr *h)
 {
-	h->src_cid = get64(b + 0);
-	h->dst_cid = get64(b + 8);
-	h->src_port = get32(b + 16);
-	h->dst_port = get32(b + 20);
-	h->len = get32(b + 24);
-	h->type = get16(b + 28);
-	h->op = get16(b + 30);
-	h->flags = get32(b + 32);
-	h->buf_alloc = get32(b + 36);
-	h->fwd_cnt = get32(b + 40);
+	h->src_cid = get64(b + OFF(src_cid));
+	h->dst_cid = get64(b + OFF(dst_cid));
+	h->src_port = get32(b + OFF(src_port));
+	h->dst_port = get32(b + OFF(dst_port));
+	h->len = get32(b + OFF(len));
+	h->type = get16(b + OFF(type));
+	h->op = get16(b + OFF(op));
+	h->flags = get32(b + OFF(flags));
+	h->buf_alloc = get32(b + OFF(buf_alloc));
+	h->fwd_cnt = get32(b + OFF(fwd_cnt));
 }
 
-void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[VSOCK_HDR_LEN])
+void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[44])
 {
-	put64(b + 0, h->src_cid);
-	put64(b + 8, h->dst_cid);
-	put32(b + 16, h->src_port);
-	put32(b + 20, h->dst_port);
-	put32(b + 24, h->len);
-	put16(b + 28, h->type);
-	put16(b + 30, h->op);
-	put32(b + 32, h->flags);
-	put32(b + 36, h->buf_alloc);
-	put32(b + 40, h->fwd_cnt);
+	put64(b + OFF(src_cid), h->src_cid);
+	put64(b + OFF(dst_cid), h->dst_cid);
+	put32(b + OFF(src_port), h->src_port);
+	put32(b + OFF(dst_port), h->dst_port);
+	put32(b + OFF(len), h->len);
+	put16(b + OFF(type), h->type);
+	put16(b + OFF(op), h->op);
+	put32(b + OFF(flags), h->flags);
+	put32(b + OFF(buf_alloc), h->buf_alloc);
+	put32(b + OFF(fwd_cnt), h->fwd_cnt);
 }
 
 enum vsock_parse_result vsock_parse_chain(const struct vq_chain *c,

@@ -4,31 +4,27 @@
 #define VSOCKD_VSOCK_PACKET_H
 
 #include <stdint.h>
+#include <sys/socket.h>
+
+#include <linux/virtio_vsock.h>
+#include <linux/vm_sockets.h>
 
 #include "virtqueue.h"
 
-#define VSOCK_HDR_LEN 44
-#define VSOCK_HOST_CID 2
-#define VSOCK_TYPE_STREAM 1
-
-enum vsock_op {
-	VSOCK_OP_INVALID = 0,
-	VSOCK_OP_REQUEST = 1,
-	VSOCK_OP_RESPONSE = 2,
-	VSOCK_OP_RST = 3,
-	VSOCK_OP_SHUTDOWN = 4,
-	VSOCK_OP_RW = 5,
-	VSOCK_OP_CREDIT_UPDATE = 6,
-	VSOCK_OP_CREDIT_REQUEST = 7,
-};
-
-#define VSOCK_SHUTDOWN_RCV 1u
-#define VSOCK_SHUTDOWN_SEND 2u
+/*
+ * Layouts and constants come from the kernel's UAPI headers (Debian's
+ * linux-libc-dev): struct virtio_vsock_hdr, VIRTIO_VSOCK_OP_*,
+ * VIRTIO_VSOCK_TYPE_*, VIRTIO_VSOCK_SHUTDOWN_*, VIRTIO_VSOCK_EVENT_*,
+ * VMADDR_CID_HOST. Only the queue numbering (virtio spec 5.10.2) is ours.
+ */
+#define VSOCK_HDR_LEN ((uint32_t)sizeof(struct virtio_vsock_hdr))
+_Static_assert(sizeof(struct virtio_vsock_hdr) == 44,
+	       "virtio-vsock header is 44 bytes on the wire");
 
 #define VSOCK_QUEUE_RX 0
 #define VSOCK_QUEUE_TX 1
 #define VSOCK_QUEUE_EVENT 2
-#define VSOCK_EVENT_TRANSPORT_RESET 0
+#define VIRTIO_VSOCK_EVENT_TRANSPORT_RESET 0
 
 /* Largest payload accepted in one guest packet (Linux sends <= 64 KiB). */
 #define VSOCK_MAX_PKT_PAYLOAD (64u * 1024)
@@ -41,13 +37,13 @@ struct vsock_hdr {
 	uint32_t flags, buf_alloc, fwd_cnt;
 };
 
-void vsock_hdr_decode(const uint8_t b[VSOCK_HDR_LEN], struct vsock_hdr *h);
-void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[VSOCK_HDR_LEN]);
+void vsock_hdr_decode(const uint8_t b[44], struct vsock_hdr *h);
+void vsock_hdr_encode(const struct vsock_hdr *h, uint8_t b[44]);
 
 enum vsock_parse_result {
 	VSOCK_PKT_OK = 0,
 	VSOCK_PKT_SHORT = -1,	/* chain shorter than a header */
-	VSOCK_PKT_BAD_LEN = -2,	/* hdr.len beyond the chain or too big */
+	VSOCK_PKT_BAD_LEN = -2,	/* hdr.len beyond the chain or too big (h filled) */
 };
 
 /* Parses a guest tx chain: header, and the payload's offset in the chain. */

@@ -121,6 +121,179 @@ start_qemu() {
 	"$E2E_VM" wait-console --dir "$dir" --timeout 120 '^UPCALL READY'
 }
 
+# own_vsockd [OPTION...]: a back-end of our own in $BATS_TEST_TMPDIR (for
+# start_qemu), with extra options; VSOCKD_PREFIX runs it under a wrapper.
+own_vsockd() {
+	local uds=$BATS_TEST_TMPDIR/vsock.sock
+	${VSOCKD_PREFIX:-} "$VSOCKD" --socket "$BATS_TEST_TMPDIR/vhost-user.sock" \
+		--uds-path "$uds" --guest-cid 3 "$@" 2>"$BATS_TEST_TMPDIR/vsockd.log" 3>&- &
+	echo $! >"$BATS_TEST_TMPDIR/vsockd.pid"
+	for _ in $(seq 50); do [[ -S $uds ]] && break; sleep 0.1; done
+	[[ -S $uds ]]
+}
+
+# cpu_ticks PID: user+system CPU time of PID in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# Issue 12 item 1: QMP stop/cont used to close every host side.
+@test "vsock: connections survive stop/cont: an echo stream completes, a held status connection answers (pc)" {
+	vm_boot pc
+	guest_exec "vsock-echo -d server 5000"
+	$CLIENT --timeout 300 echo "$E2E_DIR/vsock.sock" 5000 $((64 << 20)) \
+		>"$BATS_TEST_TMPDIR/echo.out" 2>&1 3>&- &
+	local echo_pid=$!
+	sleep 1
+	for _ in 1 2; do
+		e2e_qmp '{"execute":"stop"}'
+		sleep 1
+		e2e_qmp '{"execute":"cont"}'
+		sleep 1
+	done
+	wait "$echo_pid"
+	cat "$BATS_TEST_TMPDIR/echo.out"
+	grep -q "^ok 1 $((64 << 20)) " "$BATS_TEST_TMPDIR/echo.out"
+	# The issue's case: connected, stop, cont a second later, then the
+	# request (the agent wants its line within 5 s of guest time).
+	$CLIENT --timeout 60 request "$E2E_DIR/vsock.sock" 1219 status \
+		--after "$BATS_TEST_TMPDIR/go" >"$BATS_TEST_TMPDIR/status.out" \
+		2>"$BATS_TEST_TMPDIR/status.err" 3>&- &
+	local status_pid=$!
+	for _ in $(seq 100); do grep -q connected "$BATS_TEST_TMPDIR/status.err" && break; sleep 0.1; done
+	grep -q connected "$BATS_TEST_TMPDIR/status.err"
+	e2e_qmp '{"execute":"stop"}'
+	sleep 1
+	e2e_qmp '{"execute":"cont"}'
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$status_pid" || { cat "$BATS_TEST_TMPDIR/status.err"; false; }
+	cat "$BATS_TEST_TMPDIR/status.out"
+	grep -q '^{"version":' "$BATS_TEST_TMPDIR/status.out"
+	grep -q 'resumed where it stopped' "$E2E_DIR/vsockd.log"
+	! grep -q 'driver was reset' "$E2E_DIR/vsockd.log" || false
+}
+
+# Issue 12 item 3: with a buffer above the guest's 256 KiB, the stream
+# stopped at 262,144 bytes (no credit update was ever sent).
+@test "vsock: a 2 MiB guest->host stream completes with --tx-buffer-size 1M (pc)" {
+	local uds=$BATS_TEST_TMPDIR/vsock.sock
+	own_vsockd --tx-buffer-size 1M
+	mkdir -p "$BATS_TEST_TMPDIR/vm"
+	start_qemu "$BATS_TEST_TMPDIR/vm" pc
+	$CLIENT --timeout 60 bench-recv "${uds}_5000" 2097152 >"$BATS_TEST_TMPDIR/recv.out" 2>&1 3>&- &
+	local recv_pid=$!
+	for _ in $(seq 100); do grep -q listening "$BATS_TEST_TMPDIR/recv.out" && break; sleep 0.1; done
+	run $CLIENT --timeout 60 request "$uds" 1219 "exec vsock-echo send 2 5000 2097152"
+	echo "$output"
+	[[ $output == '{"status":0,'*'sent 2097152'* ]]
+	wait "$recv_pid"
+	cat "$BATS_TEST_TMPDIR/recv.out"
+}
+
+# Issue 12 item 4: guests since 6.12.92 may reset a connection once too
+# many small packets wait unread. It passes today; it is here to stay so.
+@test "vsock: 600,000 bytes in 300-byte writes every 2 ms reach a guest reader that starts after 8 s, whole (pc)" {
+	vm_boot pc
+	guest_exec "vsock-echo -d -w 8 server 5003"
+	run $CLIENT --timeout 120 drip "$E2E_DIR/vsock.sock" 5003 600000 300 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok 600000" ]
+	e2e_assert_console_clean
+}
+
+# Issue 12 item 2: beyond the limit, host clients are closed at once; out
+# of descriptors, accept() never spins; the back-end stays responsive.
+@test "vsock: connections beyond the limit or the fd limit are refused cleanly, without spinning (microvm)" {
+	local uds=$BATS_TEST_TMPDIR/vsock.sock pid t0 t1 secs0 secs1 nlog
+	own_vsockd --max-connections 8 --stats "$BATS_TEST_TMPDIR/stats"
+	mkdir -p "$BATS_TEST_TMPDIR/vm"
+	start_qemu "$BATS_TEST_TMPDIR/vm" microvm
+	$CLIENT --timeout 60 request "$uds" 1219 "exec vsock-echo -d server 5000" >/dev/null
+	run $CLIENT --timeout 30 flood "$uds" 5000 20 1
+	echo "$output"
+	[[ ${lines[-1]} == "ok 8 12" ]]
+	run $CLIENT --timeout 30 request "$uds" 1219 status
+	[[ $output == '{"version":'* ]]
+	kill -USR1 "$(cat "$BATS_TEST_TMPDIR/vsockd.pid")"
+	for _ in $(seq 50); do [[ -f $BATS_TEST_TMPDIR/stats ]] && break; sleep 0.1; done
+	cat "$BATS_TEST_TMPDIR/stats"
+	grep -qx 'host_clients_refused=12' "$BATS_TEST_TMPDIR/stats"
+	kill -TERM "$(cat "$BATS_TEST_TMPDIR/vsockd.pid")"
+	wait "$(cat "$BATS_TEST_TMPDIR/vsockd.pid")" || true
+	kill "$(cat "$BATS_TEST_TMPDIR/vm/qemu.pid")" || true
+
+	# The same with the open-file limit at 64 (hard) and the default
+	# connection limit: descriptors run out first.
+	VSOCKD_PREFIX="prlimit --nofile=64:64" own_vsockd
+	pid=$(cat "$BATS_TEST_TMPDIR/vsockd.pid")
+	mkdir -p "$BATS_TEST_TMPDIR/vm2"
+	start_qemu "$BATS_TEST_TMPDIR/vm2" microvm
+	$CLIENT --timeout 60 request "$uds" 1219 "exec vsock-echo -d server 5000" >/dev/null
+	t0=$(cpu_ticks "$pid")
+	secs0=$(date +%s.%N)
+	run $CLIENT --timeout 10 flood "$uds" 5000 400 4
+	echo "$output"
+	t1=$(cpu_ticks "$pid")
+	secs1=$(date +%s.%N)
+	local cpu
+	cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v a="$secs0" -v b="$secs1" \
+		'BEGIN { printf "%.1f", 100 * t / hz / (b - a) }')
+	e2e_note "upcall-vsockd CPU while refusing 400 host connections at 64 fds: ${cpu}% over $(awk -v a="$secs0" -v b="$secs1" 'BEGIN { printf "%.1f", b - a }') s (${output##*$'\n'})"
+	[[ ${lines[-1]} == ok\ * ]]
+	read -r _ acc ref <<<"${lines[-1]}"
+	[ "$acc" -gt 10 ]
+	[ "$ref" -gt 100 ]
+	# Not spinning: well under a core (it was 100%, a log line per try).
+	awk -v c="$cpu" 'BEGIN { exit !(c < 50) }'
+	nlog=$(grep -c 'Too many open files\|out of file descriptors' "$BATS_TEST_TMPDIR/vsockd.log" || true)
+	e2e_note "log lines about it: $nlog"
+	[ "$nlog" -lt 50 ]
+	run $CLIENT --timeout 30 request "$uds" 1219 status
+	[[ $output == '{"version":'* ]]
+}
+
+# Issue 12 item 5: a second QEMU on the same socket waited silently.
+@test "vsock: a second front-end on the same socket fails with an error; the first VM keeps working" {
+	local uds=$BATS_TEST_TMPDIR/vsock.sock rc=0
+	own_vsockd
+	mkdir -p "$BATS_TEST_TMPDIR/vm"
+	start_qemu "$BATS_TEST_TMPDIR/vm" microvm
+	timeout 60 qemu-system-x86_64 -accel tcg -nodefaults -no-reboot -display none -m 256M \
+		-object memory-backend-memfd,id=mem,size=256M,share=on \
+		-bios /usr/share/qemu/qboot.rom -machine microvm,acpi=off,memory-backend=mem \
+		-chardev "socket,id=vu,path=$BATS_TEST_TMPDIR/vhost-user.sock" \
+		-device vhost-user-vsock-device,chardev=vu -kernel "$KERNEL" \
+		>"$BATS_TEST_TMPDIR/qemu2.out" 2>&1 3>&- || rc=$?
+	cat "$BATS_TEST_TMPDIR/qemu2.out"
+	[ "$rc" -ne 0 ]
+	[ "$rc" -ne 124 ]	# it failed; it did not hang until the timeout
+	grep -qi 'vhost' "$BATS_TEST_TMPDIR/qemu2.out"
+	grep 'refusing a second front-end' "$BATS_TEST_TMPDIR/vsockd.log"
+	run $CLIENT --timeout 30 request "$uds" 1219 status
+	[[ $output == '{"version":'* ]]
+}
+
+# Issue 10 item 4: Kata's runtime-rs sends "connect <port>".
+@test "vsock: request line in any case and with extra spaces is served; a malformed one is closed (microvm)" {
+	vm_boot microvm
+	local line reply
+	for line in 'connect 1219' 'Connect 1219' $'  CONNECT \t 1219  ' $'connect 1219\r'; do
+		reply=$(printf '%s\nstatus\n' "$line" | timeout 20 socat -t 10 - "UNIX-CONNECT:$E2E_DIR/vsock.sock")
+		echo "$line -> $reply"
+		[[ ${reply%%$'\n'*} == 'OK '* ]]
+		[[ ${reply#*$'\n'} == '{"version":'* ]]
+	done
+	for line in 'CONNECT 1219 status' 'connect' 'CONNECT +1219' 'CONNECTX 1219'; do
+		run bash -c "printf '%s\n' '$line' | timeout 20 socat -t 5 - UNIX-CONNECT:$E2E_DIR/vsock.sock"
+		echo "$line -> $output"
+		[ "$status" -eq 0 ]
+		[ -z "$output" ]
+	done
+	grep -c 'bad request line' "$E2E_DIR/vsockd.log"
+	[ "$(grep -c 'bad request line' "$E2E_DIR/vsockd.log")" -eq 4 ]
+}
+
 @test "vsock: back-end survives QEMU being killed and serves the next VM" {
 	local uds=$BATS_TEST_TMPDIR/vsock.sock log=$BATS_TEST_TMPDIR/vsockd.log pid
 	"$VSOCKD" --socket "$BATS_TEST_TMPDIR/vhost-user.sock" --uds-path "$uds" \

@@ -6,7 +6,15 @@ write "CONNECT <port>\\n", read "OK <host port>\\n", then the stream.
 
   vsock_client.py echo UDS PORT BYTES [--conns N]   echo through the guest's
         vsock-echo server; checks every byte; prints "ok N BYTES SHA256"
-  vsock_client.py request UDS PORT LINE     one request line, one reply line
+  vsock_client.py request UDS PORT LINE [--after FILE]   one request line,
+        one reply line; with --after, connect first and send the line only
+        once FILE exists (the connection is held meanwhile)
+  vsock_client.py drip UDS PORT TOTAL CHUNK MS   through the guest's echo
+        server: TOTAL bytes written CHUNK bytes every MS milliseconds,
+        half-close, read the echo back and check it; "ok TOTAL"
+  vsock_client.py flood UDS PORT N HOLD   open N connections at once, hold
+        them HOLD seconds; "ok ACCEPTED REFUSED" (refused: EOF or error
+        instead of "OK")
   vsock_client.py refused UDS PORT          succeeds if the guest refuses
   vsock_client.py serve-echo PATH COUNT     echo server on a Unix socket
         (guest -> host connections), serves COUNT connections, then exits
@@ -125,8 +133,19 @@ def cmd_echo(a):
     return 0
 
 
+def wait_for_file(path, timeout):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError("%s did not appear" % path)
+        time.sleep(0.05)
+
+
 def cmd_request(a):
     s, _ = hybrid_connect(a.uds, a.port, a.timeout)
+    if a.after:
+        print("connected", file=sys.stderr, flush=True)
+        wait_for_file(a.after, a.timeout)
     s.sendall(a.line.encode() + b"\n")
     reply = b""
     while not reply.endswith(b"\n"):
@@ -137,6 +156,67 @@ def cmd_request(a):
     s.close()
     sys.stdout.write(reply.decode(errors="replace"))
     return 0 if reply.endswith(b"\n") else 1
+
+
+def cmd_drip(a):
+    s, _ = hybrid_connect(a.uds, a.port, a.timeout)
+    err = []
+
+    def writer():
+        try:
+            off = 0
+            while off < a.total:
+                n = min(a.chunk, a.total - off, PERIOD - off % PERIOD)
+                s.sendall(pattern_block(off, n))
+                off += n
+                time.sleep(a.ms / 1000.0)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    got = bytearray()
+    try:
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            got += data
+    except OSError as e:
+        err.append(e)
+    t.join(a.timeout)
+    s.close()
+    if err:
+        print("error: %s after %d bytes back" % (err[0], len(got)),
+              file=sys.stderr)
+        return 1
+    want = b"".join(pattern_block(o, min(CHUNK, a.total - o))
+                    for o in range(0, a.total, CHUNK))
+    if bytes(got) != want:
+        print("error: got %d of %d bytes back%s" %
+              (len(got), a.total, "" if len(got) != a.total else ", corrupted"),
+              file=sys.stderr)
+        return 1
+    print("ok %d" % a.total)
+    return 0
+
+
+def cmd_flood(a):
+    socks, accepted, refused = [], 0, 0
+    for _ in range(a.n):
+        try:
+            s, _ = hybrid_connect(a.uds, a.port, a.timeout)
+            socks.append(s)
+            accepted += 1
+        except (OSError, ConnectionError):
+            refused += 1
+    print("held", file=sys.stderr, flush=True)
+    time.sleep(a.hold)
+    for s in socks:
+        s.close()
+    print("ok %d %d" % (accepted, refused))
+    return 0
 
 
 def cmd_refused(a):
@@ -262,6 +342,18 @@ def main():
     r.add_argument("uds")
     r.add_argument("port", type=int)
     r.add_argument("line")
+    r.add_argument("--after")
+    d = sub.add_parser("drip")
+    d.add_argument("uds")
+    d.add_argument("port", type=int)
+    d.add_argument("total", type=int)
+    d.add_argument("chunk", type=int)
+    d.add_argument("ms", type=float)
+    fl = sub.add_parser("flood")
+    fl.add_argument("uds")
+    fl.add_argument("port", type=int)
+    fl.add_argument("n", type=int)
+    fl.add_argument("hold", type=float)
     f = sub.add_parser("refused")
     f.add_argument("uds")
     f.add_argument("port", type=int)
@@ -282,6 +374,7 @@ def main():
     b.add_argument("count", type=int)
     a = p.parse_args()
     return {"echo": cmd_echo, "request": cmd_request, "refused": cmd_refused,
+            "drip": cmd_drip, "flood": cmd_flood,
             "serve-echo": cmd_serve_echo, "bench-send": cmd_bench_send,
             "bench-recv": cmd_bench_recv, "bench-rtt": cmd_bench_rtt}[a.cmd](a)
 

@@ -7,12 +7,26 @@
  * memory table (two regions, adjacent in guest-physical space), bytes 2-3
  * the starting avail index, then the contents of guest memory: descriptor
  * table at 0, avail ring at 0x1000, used ring at 0x2000 (tx queue), rx
- * queue rings at 0x3000..0x5000, buffers anywhere.
+ * queue rings at 0x3000..0x5000, buffers anywhere. The last byte sets the
+ * connection limit (1..4).
+ *
+ * Host sockets are real: host ports 1234 and 1235 have listeners, so guest
+ * REQUESTs to them create connections (up to the limit; beyond it they get
+ * RSTs). The harness then writes input bytes into the accepted host ends
+ * in several small writes and pumps the rx ring, so the way host data is
+ * packed into the guest's rx buffers (and credit, EOF and reset paths) runs
+ * on fuzzer-made descriptor chains too.
  */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "virtqueue.h"
@@ -52,11 +66,66 @@ static void walk_only(struct virtqueue *vq, const struct vq_memory *m)
 	}
 }
 
+static char uds[64];
+static int listeners[2] = { -1, -1 };
+static struct loop lp = { .epfd = -1 };
+
+/* Once per process: an epoll loop and the two host listeners. */
+static void host_setup(void)
+{
+	static char dir[] = "/tmp/vsock-fuzz-XXXXXX";
+	char path[96];
+
+	if (lp.epfd >= 0)
+		return;
+	if (loop_init(&lp) != 0 || !mkdtemp(dir))
+		abort();
+	snprintf(uds, sizeof(uds), "%s/v", dir);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s_%d", uds, 1234 + i);
+		listeners[i] = uds_listen(path, 64, 0600);
+		if (listeners[i] < 0)
+			abort();
+	}
+}
+
+/* Host ends: input bytes in small writes, pumped into the rx ring. */
+static void host_traffic(struct vsock_dev *d, const uint8_t *data, size_t size)
+{
+	int fds[8], n = 0;
+	size_t off = 0;
+
+	for (int i = 0; i < 2; i++) {
+		int fd;
+
+		while (n < 8 && (fd = accept4(listeners[i], NULL, NULL,
+					      SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+			fds[n++] = fd;
+	}
+	for (int round = 0; round < 4 && n; round++) {
+		for (int i = 0; i < n; i++) {
+			size_t len = size - off < 300 ? size - off : 300;
+
+			if (len && send(fds[i], data + off, len,
+					 MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+				off += len;
+			if (round == 2 && (i & 1))
+				shutdown(fds[i], SHUT_WR);
+		}
+		loop_run_once(&lp, 0);
+		vsock_dev_kick(d, VSOCK_QUEUE_RX);
+		vsock_dev_process_tx(d);
+	}
+	while (n)
+		close(fds[--n]);
+	loop_run_once(&lp, 0);
+	vsock_dev_kick(d, VSOCK_QUEUE_RX);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vq_memory m;
 	static struct vsock_dev d;
-	static struct loop lp = { .epfd = -1 };
 	struct virtqueue vq;
 	unsigned num, split;
 	uint16_t start;
@@ -64,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 4)
 		return 0;
 	log_set_level(LOG_SILENT);
+	host_setup();
 	num = 1u << (1 + data[0] % 8);
 	split = (data[1] + 1u) * 0x100;	/* 0x100..0x10000 */
 	start = (uint16_t)(data[2] | data[3] << 8);
@@ -96,21 +166,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* 2. the same bytes through the device: tx packets, RSTs into rx */
 	memcpy(mem, data + 4, size - 4 < MEM_SIZE ? size - 4 : MEM_SIZE);
-	vsock_dev_init(&d, &lp, 3, 4096, "/nonexistent/vsock-fuzz");
-	d.mem = &m;
-	d.q[VSOCK_QUEUE_TX].vq = vq;
-	d.q[VSOCK_QUEUE_TX].vq.last_avail = start;
-	d.q[VSOCK_QUEUE_TX].vq.used_idx = 0;
-	d.q[VSOCK_QUEUE_RX].vq = vq;
-	d.q[VSOCK_QUEUE_RX].vq.desc_uva = UVA_BASE;
-	d.q[VSOCK_QUEUE_RX].vq.avail_uva = UVA_BASE + 0x3000;
-	d.q[VSOCK_QUEUE_RX].vq.used_uva = UVA_BASE + 0x4000;
-	if (split > 0x4000 + 8 * num + 6 &&
-	    vq_map_rings(&d.q[VSOCK_QUEUE_RX].vq, &m) == 0) {
-		d.q[VSOCK_QUEUE_TX].started = true;
-		d.q[VSOCK_QUEUE_RX].started = true;
-		vsock_dev_process_tx(&d);
+	vsock_dev_init(&d, &lp, 3, 4096, uds);
+	d.max_conns = 1 + data[size - 1] % 4;
+	vsock_dev_set_memory(&d, &m);
+	if (split > 0x4000 + 8 * num + 6) {
+		struct vsock_ring_cfg rx = {
+			.num = num, .desc_uva = UVA_BASE,
+			.avail_uva = UVA_BASE + 0x3000,
+			.used_uva = UVA_BASE + 0x4000,
+		};
+		struct vsock_ring_cfg tx = {
+			.num = num, .desc_uva = vq.desc_uva,
+			.avail_uva = vq.avail_uva, .used_uva = vq.used_uva,
+			.base = start,
+		};
+
+		/* Starting a queue processes it (tx) or fills it (rx). */
+		if (vsock_dev_queue_start(&d, VSOCK_QUEUE_RX, &rx, -1) == 0 &&
+		    vsock_dev_queue_start(&d, VSOCK_QUEUE_TX, &tx, -1) == 0) {
+			if (d.nconns > d.max_conns)
+				__builtin_trap();	/* the limit holds */
+			host_traffic(&d, data + 4, size - 4);
+		}
 	}
 	vsock_dev_fini(&d);
+	vsock_dev_after_batch(&d);
 	return 0;
 }

@@ -9,7 +9,9 @@
  *   vsock-echo send CID PORT BYTES   send BYTES, then close; prints "sent"
  *
  * -d: detach (fork, new session, stdio to /dev/null) once listening, so it
- * can be started through the agent's exec request. The byte pattern is
+ * can be started through the agent's exec request.
+ * -w SECS (server, sink): wait SECS after accepting a connection before
+ * reading it, so the host's data piles up in the guest meanwhile. The byte pattern is
  * byte i = (i * 7 + i / 4096) & 0xff; SUM is the 32-bit sum of the bytes.
  */
 #include <errno.h>
@@ -111,12 +113,16 @@ static void detach(void)
 	}
 }
 
+static unsigned wait_secs;
+
 /* Serves one connection: echo (or discard) until EOF. */
 static void serve(int fd, int echo)
 {
 	static uint8_t buf[CHUNK];
 	unsigned long long total = 0;
 
+	if (wait_secs)
+		sleep(wait_secs);
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 
@@ -249,7 +255,7 @@ static int run_client(unsigned cid, unsigned port, unsigned long long bytes,
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vsock-echo [-d] server|sink PORT\n"
+		"usage: vsock-echo [-d] [-w SECS] server|sink PORT\n"
 		"       vsock-echo client|send CID PORT BYTES\n");
 }
 
@@ -258,10 +264,24 @@ int main(int argc, char **argv)
 	unsigned long long port, cid, bytes;
 	int daemonize = 0;
 
-	if (argc > 1 && strcmp(argv[1], "-d") == 0) {
-		daemonize = 1;
-		argv++;
-		argc--;
+	for (;;) {
+		if (argc > 1 && strcmp(argv[1], "-d") == 0) {
+			daemonize = 1;
+			argv++;
+			argc--;
+		} else if (argc > 2 && strcmp(argv[1], "-w") == 0) {
+			unsigned long long w;
+
+			if (parse_u64(argv[2], &w) || w > 3600) {
+				usage();
+				return 2;
+			}
+			wait_secs = (unsigned)w;
+			argv += 2;
+			argc -= 2;
+		} else {
+			break;
+		}
 	}
 	if (argc == 3 && (!strcmp(argv[1], "server") || !strcmp(argv[1], "sink"))) {
 		if (parse_u64(argv[2], &port) || port > UINT32_MAX) {

@@ -68,7 +68,7 @@ static int setup(void **state UNUSED)
 	vsock_dev_init(&d, &lp, 77, 4096, "/nonexistent");
 	lp.ctx = &d;
 	lp.after_batch = after;
-	assert_int_equal(vhost_user_open(&vu, &lp, &d, sock), 0);
+	assert_int_equal(vhost_user_open(&vu, &lp, &d, sock, 0600), 0);
 	fe = connect_fe();
 	return 0;
 }
@@ -324,6 +324,33 @@ static void ring_outside_memory_disconnects(void **state UNUSED)
 	close(kick);
 }
 
+/*
+ * Item 5 of issue 12: a second front-end on the same socket used to sit in
+ * the backlog with no error. It is accepted and closed at once (its QEMU
+ * fails to start), and the first one keeps being served.
+ */
+static void second_frontend_refused(void **state UNUSED)
+{
+	uint64_t f;
+	char b;
+	int second;
+
+	second = connect_fe();
+	pump();
+	assert_int_equal(recv(second, &b, 1, 0), 0);	/* closed, not queued */
+	close(second);
+	assert_int_equal(vu.refused, 1);
+	send_msg(1, 1, NULL, 0, NULL, 0);
+	assert_int_equal(read_reply(1, &f, 8), 8);
+	/* Once the first one leaves, the next one is served. */
+	close(fe);
+	pump();
+	fe = connect_fe();
+	send_msg(1, 1, NULL, 0, NULL, 0);
+	assert_int_equal(read_reply(1, &f, 8), 8);
+	assert_int_equal(vu.sessions, 2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -338,6 +365,7 @@ int main(void)
 		T(mem_table_fd_count_mismatch_disconnects),
 		T(rings_start_and_stop),
 		T(ring_outside_memory_disconnects),
+		T(second_frontend_refused),
 	};
 
 	log_set_level(LOG_SILENT);

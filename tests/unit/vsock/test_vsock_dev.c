@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "guestmem.h"
+#include "host_uds.h"
 #include "log.h"
 #include "loop.h"
 #include "vsock_dev.h"
@@ -43,6 +44,25 @@ static int next_to(void *ctx)
 	return vsock_dev_next_timeout(ctx);
 }
 
+static struct vsock_ring_cfg ring_cfg(unsigned qi, uint16_t base)
+{
+	struct vsock_ring_cfg cfg = {
+		.num = g.q[qi].vq.num,
+		.desc_uva = g.q[qi].vq.desc_uva,
+		.avail_uva = g.q[qi].vq.avail_uva,
+		.used_uva = g.q[qi].vq.used_uva,
+		.base = base,
+	};
+	return cfg;
+}
+
+static void start_queue(unsigned qi, uint16_t base)
+{
+	struct vsock_ring_cfg cfg = ring_cfg(qi, base);
+
+	assert_int_equal(vsock_dev_queue_start(&d, qi, &cfg, -1), 0);
+}
+
 static int setup(void **state UNUSED)
 {
 	gm_init(&g);
@@ -54,12 +74,9 @@ static int setup(void **state UNUSED)
 	lp.ctx = &d;
 	lp.after_batch = after;
 	lp.next_timeout = next_to;
-	d.mem = &g.table;
-	for (unsigned i = 0; i < 2; i++) {
-		d.q[i].vq = g.q[i].vq;
-		assert_int_equal(vq_map_rings(&d.q[i].vq, &g.table), 0);
-		d.q[i].started = true;
-	}
+	vsock_dev_set_memory(&d, &g.table);
+	for (unsigned i = 0; i < 2; i++)
+		start_queue(i, 0);
 	return 0;
 }
 
@@ -90,9 +107,9 @@ static void post_rx(unsigned n)
 static struct vsock_hdr mkhdr(uint16_t op, uint32_t src, uint32_t dst)
 {
 	struct vsock_hdr h = {
-		.src_cid = CID, .dst_cid = VSOCK_HOST_CID,
+		.src_cid = CID, .dst_cid = VMADDR_CID_HOST,
 		.src_port = src, .dst_port = dst,
-		.type = VSOCK_TYPE_STREAM, .op = op,
+		.type = VIRTIO_VSOCK_TYPE_STREAM, .op = op,
 		.buf_alloc = 65536, .fwd_cnt = 0,
 	};
 	return h;
@@ -135,7 +152,7 @@ static int rx_next(struct vsock_hdr *h, uint8_t *payload)
 	p = gm_ptr(&g, rx_gpa[id]);
 	vsock_hdr_decode(p, h);
 	assert_int_equal(h->len, len - VSOCK_HDR_LEN);
-	assert_int_equal(h->src_cid, VSOCK_HOST_CID);
+	assert_int_equal(h->src_cid, VMADDR_CID_HOST);
 	assert_int_equal(h->dst_cid, CID);
 	if (payload)
 		memcpy(payload, p + VSOCK_HDR_LEN, h->len);
@@ -171,7 +188,7 @@ static int listen_port(uint32_t port)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s_%u", uds, port);
-	return uds_listen(path, 8);
+	return uds_listen(path, 8, 0600);
 }
 
 static int accept_one(int lfd)
@@ -188,8 +205,8 @@ static int guest_connects(uint32_t guest_port)
 	int lfd = listen_port(1234), fd;
 
 	assert_true(lfd >= 0);
-	guest_op(VSOCK_OP_REQUEST, guest_port, 1234);
-	expect_rx(VSOCK_OP_RESPONSE, 1234, guest_port);
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, guest_port, 1234);
+	expect_rx(VIRTIO_VSOCK_OP_RESPONSE, 1234, guest_port);
 	fd = accept_one(lfd);
 	close(lfd);
 	return fd;
@@ -199,22 +216,19 @@ static int guest_connects(uint32_t guest_port)
 static int host_connects(uint32_t guest_port, uint32_t *host_port)
 {
 	struct vsock_hdr h;
-	struct vsock_conn *c;
 	char line[32] = { 0 };
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	c = conn_new(&d, sv[0]);
-	assert_non_null(c);
-	conn_host_connect(c, guest_port);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], guest_port), 0);
 	vsock_dev_flush(&d);
 	assert_int_equal(rx_next(&h, NULL), 1);
-	assert_int_equal(h.op, VSOCK_OP_REQUEST);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_REQUEST);
 	assert_int_equal(h.dst_port, guest_port);
 	assert_int_equal(h.buf_alloc, BUF);
 	*host_port = h.src_port;
-	guest_op(VSOCK_OP_RESPONSE, guest_port, h.src_port);
+	guest_op(VIRTIO_VSOCK_OP_RESPONSE, guest_port, h.src_port);
 	assert_true(read(sv[1], line, sizeof(line) - 1) > 0);
 	snprintf((char[32]){ 0 }, 32, "%s", line);
 	{
@@ -228,7 +242,7 @@ static int host_connects(uint32_t guest_port, uint32_t *host_port)
 
 static void guest_request_forwarded_to_host_socket(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	uint8_t buf[64];
 	int fd;
 
@@ -241,18 +255,29 @@ static void guest_request_forwarded_to_host_socket(void **state UNUSED)
 	assert_int_equal(write(fd, "world!", 6), 6);
 	pump();
 	assert_int_equal(rx_next(&h, buf), 1);
-	assert_int_equal(h.op, VSOCK_OP_RW);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_RW);
 	assert_int_equal(h.len, 6);
 	assert_int_equal(h.fwd_cnt, 5);	/* our fwd_cnt travels with data */
 	assert_memory_equal(buf, "world!", 6);
+	/* Counters for operators. */
+	assert_int_equal(d.stats.bytes_to_host, 5);
+	assert_int_equal(d.stats.bytes_to_guest, 6);
+	assert_int_equal(d.stats.conns_opened, 1);
+	{
+		char line[512];
+
+		vsock_dev_format_stats(&d, line, sizeof(line), " ");
+		assert_non_null(strstr(line, "connections=1 "));
+		assert_non_null(strstr(line, " bytes_to_host=5 "));
+	}
 	close(fd);
 }
 
 static void guest_request_without_listener_gets_rst(void **state UNUSED)
 {
 	post_rx(4);
-	guest_op(VSOCK_OP_REQUEST, 5000, 4321);
-	expect_rx(VSOCK_OP_RST, 4321, 5000);
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5000, 4321);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 4321, 5000);
 	assert_int_equal(d.nconns, 0);
 }
 
@@ -271,17 +296,15 @@ static void host_connect_handshake(void **state UNUSED)
 static void host_connect_refused_by_guest(void **state UNUSED)
 {
 	struct vsock_hdr h;
-	struct vsock_conn *c;
 	char b;
 	int sv[2];
 
 	post_rx(4);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	c = conn_new(&d, sv[0]);
-	conn_host_connect(c, 99);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 99), 0);
 	vsock_dev_flush(&d);
 	assert_int_equal(rx_next(&h, NULL), 1);
-	guest_op(VSOCK_OP_RST, 99, h.src_port);
+	guest_op(VIRTIO_VSOCK_OP_RST, 99, h.src_port);
 	pump();
 	assert_int_equal(read(sv[1], &b, 1), 0);	/* closed, no OK */
 	expect_no_rx();	/* no RST answers an RST */
@@ -291,15 +314,13 @@ static void host_connect_refused_by_guest(void **state UNUSED)
 static void host_connect_times_out(void **state UNUSED)
 {
 	struct vsock_hdr h;
-	struct vsock_conn *c;
 	char b;
 	int sv[2];
 
 	post_rx(4);
 	d.connect_timeout_ms = 30;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	c = conn_new(&d, sv[0]);
-	conn_host_connect(c, 99);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 99), 0);
 	vsock_dev_flush(&d);
 	assert_int_equal(rx_next(&h, NULL), 1);
 	for (int i = 0; i < 20 && d.nconns; i++)
@@ -307,28 +328,30 @@ static void host_connect_times_out(void **state UNUSED)
 	assert_int_equal(d.nconns, 0);
 	assert_int_equal(read(sv[1], &b, 1), 0);
 	/* The guest saw a REQUEST, so it is told the attempt is over. */
-	expect_rx(VSOCK_OP_RST, h.src_port, 99);
+	expect_rx(VIRTIO_VSOCK_OP_RST, h.src_port, 99);
 	close(sv[1]);
 }
 
 static void unknown_connection_gets_rst(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 7, 8);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 7, 8);
 
 	post_rx(4);
 	h.len = 3;
 	guest_send(&h, "abc", 3);
-	expect_rx(VSOCK_OP_RST, 8, 7);
-	guest_op(VSOCK_OP_RST, 7, 8);
-	guest_op(VSOCK_OP_RESPONSE, 9, 10);
-	expect_rx(VSOCK_OP_RST, 10, 9);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 8, 7);
+	guest_op(VIRTIO_VSOCK_OP_RST, 7, 8);
+	guest_op(VIRTIO_VSOCK_OP_RESPONSE, 9, 10);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 10, 9);
 	expect_no_rx();
 	assert_int_equal(d.stats.unknown_conn, 3);
+	assert_int_equal(d.stats.rst_sent, 2);
+	assert_int_equal(d.stats.rst_received, 1);
 }
 
 static void wrong_cid_dropped(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_REQUEST, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_REQUEST, 5000, 1234);
 
 	post_rx(4);
 	h.src_cid = 42;
@@ -342,12 +365,12 @@ static void wrong_cid_dropped(void **state UNUSED)
 
 static void non_stream_type_gets_rst(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_REQUEST, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_REQUEST, 5000, 1234);
 
 	post_rx(4);
 	h.type = 2;	/* SEQPACKET: not offered */
 	guest_send(&h, NULL, 0);
-	expect_rx(VSOCK_OP_RST, 1234, 5000);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
 }
 
 static void unknown_op_resets_connection(void **state UNUSED)
@@ -358,7 +381,7 @@ static void unknown_op_resets_connection(void **state UNUSED)
 	post_rx(4);
 	fd = guest_connects(5000);
 	guest_op(42, 5000, 1234);
-	expect_rx(VSOCK_OP_RST, 1234, 5000);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
 	assert_int_equal(d.nconns, 0);
 	assert_int_equal(read(fd, &b, 1), 0);
 	close(fd);
@@ -370,8 +393,8 @@ static void request_on_live_connection_resets_it(void **state UNUSED)
 
 	post_rx(4);
 	fd = guest_connects(5000);
-	guest_op(VSOCK_OP_REQUEST, 5000, 1234);
-	expect_rx(VSOCK_OP_RST, 1234, 5000);
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5000, 1234);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
 	assert_int_equal(d.nconns, 0);
 	close(fd);
 }
@@ -390,9 +413,10 @@ static void too_short_header_dropped(void **state UNUSED)
 	expect_no_rx();
 }
 
-static void length_beyond_chain_dropped(void **state UNUSED)
+/* Item 6 of issue 12: no connection: an RST, as for any other packet. */
+static void length_beyond_chain_gets_rst(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	uint64_t a = gm_alloc(&g, 128);
 	struct gm_seg s = { a, VSOCK_HDR_LEN + 10, 0 };
 	uint32_t id, len;
@@ -403,13 +427,46 @@ static void length_beyond_chain_dropped(void **state UNUSED)
 	gm_add_chain(&g, VSOCK_QUEUE_TX, &s, 1);
 	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
 	h.len = 0xffffffff;	/* and an absurd one */
 	vsock_hdr_encode(&h, gm_ptr(&g, a));
 	gm_add_chain(&g, VSOCK_QUEUE_TX, &s, 1);
 	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
 	assert_int_equal(d.stats.bad_packets, 2);
 	expect_no_rx();
+}
+
+/*
+ * Item 6 of issue 12: on a live connection a RW packet whose length
+ * disagrees with its descriptors resets the connection instead of being
+ * skipped (which left a hole in the stream).
+ */
+static void bad_length_on_live_connection_resets_it(void **state UNUSED)
+{
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
+	uint64_t a = gm_alloc(&g, 128);
+	struct gm_seg s = { a, VSOCK_HDR_LEN + 10, 0 };
+	uint32_t id, len;
+	char buf[16];
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	h.len = 3;
+	guest_send(&h, "abc", 3);
+	h.len = 20;	/* the descriptors hold 10 */
+	vsock_hdr_encode(&h, gm_ptr(&g, a));
+	gm_add_chain(&g, VSOCK_QUEUE_TX, &s, 1);
+	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
+	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
+	assert_int_equal(d.nconns, 0);
+	/* The host got what came before, then the end: no hole. */
+	assert_int_equal(read(fd, buf, sizeof(buf)), 3);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
 }
 
 static void malformed_chain_keeps_serving(void **state UNUSED)
@@ -425,13 +482,13 @@ static void malformed_chain_keeps_serving(void **state UNUSED)
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
 	assert_int_equal(d.stats.bad_chains, 1);
 	/* and the next, good packet is handled */
-	guest_op(VSOCK_OP_REQUEST, 5000, 4321);
-	expect_rx(VSOCK_OP_RST, 4321, 5000);
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5000, 4321);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 4321, 5000);
 }
 
 static void zero_credit_sends_no_data(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_REQUEST, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_REQUEST, 5000, 1234);
 	uint8_t big[1000], buf[4096];
 	uint32_t total = 0;
 	int lfd = listen_port(1234), fd;
@@ -439,32 +496,33 @@ static void zero_credit_sends_no_data(void **state UNUSED)
 	post_rx(8);
 	h.buf_alloc = 0;	/* the guest has no room at all */
 	guest_send(&h, NULL, 0);
-	expect_rx(VSOCK_OP_RESPONSE, 1234, 5000);
+	expect_rx(VIRTIO_VSOCK_OP_RESPONSE, 1234, 5000);
 	fd = accept_one(lfd);
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
 	pump();
 	/* No data; the device asks once for credit. */
-	expect_rx(VSOCK_OP_CREDIT_REQUEST, 1234, 5000);
+	expect_rx(VIRTIO_VSOCK_OP_CREDIT_REQUEST, 1234, 5000);
 	expect_no_rx();
+	assert_int_equal(d.stats.credit_stalls, 1);
 	/* The guest grants 100 bytes: exactly 100 come. */
-	h = mkhdr(VSOCK_OP_CREDIT_UPDATE, 5000, 1234);
+	h = mkhdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 5000, 1234);
 	h.buf_alloc = 100;
 	guest_send(&h, NULL, 0);
 	pump();
 	while (rx_next(&h, buf))
-		if (h.op == VSOCK_OP_RW)
+		if (h.op == VIRTIO_VSOCK_OP_RW)
 			total += h.len;
 	assert_int_equal(total, 100);
 	/* It consumed them: 100 more. */
-	h = mkhdr(VSOCK_OP_CREDIT_UPDATE, 5000, 1234);
+	h = mkhdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 5000, 1234);
 	h.buf_alloc = 100;
 	h.fwd_cnt = 100;
 	guest_send(&h, NULL, 0);
 	pump();
 	total = 0;
 	while (rx_next(&h, buf))
-		if (h.op == VSOCK_OP_RW)
+		if (h.op == VIRTIO_VSOCK_OP_RW)
 			total += h.len;
 	assert_int_equal(total, 100);
 	close(fd);
@@ -503,10 +561,10 @@ static void data_after_wrapped_counters(void **state UNUSED)
 	assert_int_equal(write(fd, "0123456789", 10), 10);
 	pump();
 	assert_int_equal(rx_next(&h, buf), 1);
-	assert_int_equal(h.op, VSOCK_OP_RW);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_RW);
 	assert_int_equal(h.len, 10);
 	assert_int_equal(d.head->tx_cnt, 6);
-	h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	h.len = 4;
 	guest_send(&h, "abcd", 4);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
@@ -517,21 +575,21 @@ static void data_after_wrapped_counters(void **state UNUSED)
 static void guest_exceeding_credit_is_reset(void **state UNUSED)
 {
 	static uint8_t big[BUF + 1];
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	int fd;
 
 	post_rx(4);
 	fd = guest_connects(5000);
 	h.len = sizeof(big);
 	guest_send(&h, big, sizeof(big));
-	expect_rx(VSOCK_OP_RST, 1234, 5000);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
 	assert_int_equal(d.nconns, 0);
 	close(fd);
 }
 
 static void credit_request_answered(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	uint8_t buf[64];
 	int fd;
 
@@ -540,9 +598,9 @@ static void credit_request_answered(void **state UNUSED)
 	h.len = 7;
 	guest_send(&h, "1234567", 7);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 7);
-	guest_op(VSOCK_OP_CREDIT_REQUEST, 5000, 1234);
+	guest_op(VIRTIO_VSOCK_OP_CREDIT_REQUEST, 5000, 1234);
 	assert_int_equal(rx_next(&h, NULL), 1);
-	assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
 	assert_int_equal(h.fwd_cnt, 7);
 	assert_int_equal(h.buf_alloc, BUF);
 	close(fd);
@@ -551,7 +609,7 @@ static void credit_request_answered(void **state UNUSED)
 static void credit_update_when_guest_runs_low(void **state UNUSED)
 {
 	static uint8_t data[3000];
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	static uint8_t buf[4096];
 	int fd;
 
@@ -561,16 +619,52 @@ static void credit_update_when_guest_runs_low(void **state UNUSED)
 	guest_send(&h, data, sizeof(data));
 	assert_int_equal(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(data));
 	assert_int_equal(rx_next(&h, NULL), 1);
-	assert_int_equal(h.op, VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
 	assert_int_equal(h.fwd_cnt, sizeof(data));
 	close(fd);
+}
+
+/*
+ * Item 3 of issue 12: a guest whose own buffer is smaller than ours stops
+ * after its own buf_alloc in flight (Linux >= 6.12.68). The update must
+ * come after half of *that* window, not half of ours.
+ */
+static void credit_update_uses_smaller_window(void **state UNUSED)
+{
+	static uint8_t data[600], buf[4096];
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_REQUEST, 5000, 1234);
+	int lfd = listen_port(1234), fd;
+
+	post_rx(4);
+	h.buf_alloc = 1024;	/* the guest's buffer: a quarter of ours */
+	guest_send(&h, NULL, 0);
+	expect_rx(VIRTIO_VSOCK_OP_RESPONSE, 1234, 5000);
+	fd = accept_one(lfd);
+	assert_int_equal(conn_guest_window(d.head), 1024);
+	h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
+	h.buf_alloc = 1024;
+	h.len = sizeof(data);	/* > 512, half its window; < half of ours */
+	guest_send(&h, data, sizeof(data));
+	assert_int_equal(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(data));
+	assert_int_equal(rx_next(&h, NULL), 1);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(h.fwd_cnt, sizeof(data));
+	/* Below half of the window: no update yet. */
+	h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
+	h.buf_alloc = 1024;
+	h.len = 100;
+	guest_send(&h, data, 100);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 100);
+	expect_no_rx();
+	close(fd);
+	close(lfd);
 }
 
 static void guest_data_buffered_while_host_is_slow(void **state UNUSED)
 {
 	static uint8_t chunk[1000];
 	static uint8_t buf[1 << 20];
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	size_t total = 0;
 	int sz = 4096, fd;
 	ssize_t n;
@@ -608,27 +702,27 @@ static void guest_data_buffered_while_host_is_slow(void **state UNUSED)
 
 static void guest_shutdown_then_host_close(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_SHUTDOWN, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_SHUTDOWN, 5000, 1234);
 	char b;
 	int fd;
 
 	post_rx(8);
 	fd = guest_connects(5000);
-	h.flags = VSOCK_SHUTDOWN_SEND;
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
 	guest_send(&h, NULL, 0);
 	assert_int_equal(read(fd, &b, 1), 0);	/* EOF passed on */
 	close(fd);
 	pump();
 	assert_int_equal(rx_next(&h, NULL), 1);
-	assert_int_equal(h.op, VSOCK_OP_SHUTDOWN);
-	assert_true(h.flags & VSOCK_SHUTDOWN_SEND);
-	expect_rx(VSOCK_OP_RST, 1234, 5000);	/* both done */
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_true(h.flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);	/* both done */
 	assert_int_equal(d.nconns, 0);
 }
 
 static void guest_full_shutdown_flushes_then_resets(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	char buf[16];
 	int fd;
 
@@ -636,10 +730,10 @@ static void guest_full_shutdown_flushes_then_resets(void **state UNUSED)
 	fd = guest_connects(5000);
 	h.len = 3;
 	guest_send(&h, "bye", 3);
-	h = mkhdr(VSOCK_OP_SHUTDOWN, 5000, 1234);
-	h.flags = VSOCK_SHUTDOWN_SEND | VSOCK_SHUTDOWN_RCV;
+	h = mkhdr(VIRTIO_VSOCK_OP_SHUTDOWN, 5000, 1234);
+	h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV;
 	guest_send(&h, NULL, 0);
-	expect_rx(VSOCK_OP_RST, 1234, 5000);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 3);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
 	close(fd);
@@ -647,7 +741,7 @@ static void guest_full_shutdown_flushes_then_resets(void **state UNUSED)
 
 static void host_client_vanishing_resets_guest(void **state UNUSED)
 {
-	struct vsock_hdr h = mkhdr(VSOCK_OP_RW, 5000, 1234);
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
 	uint32_t port;
 	int fd;
 
@@ -657,13 +751,13 @@ static void host_client_vanishing_resets_guest(void **state UNUSED)
 	pump();
 	/* The host side is gone both ways: SHUTDOWN of both directions... */
 	assert_int_equal(rx_next(&h, NULL), 1);
-	assert_int_equal(h.op, VSOCK_OP_SHUTDOWN);
-	assert_int_equal(h.flags, VSOCK_SHUTDOWN_SEND | VSOCK_SHUTDOWN_RCV);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(h.flags, VIRTIO_VSOCK_SHUTDOWN_SEND | VIRTIO_VSOCK_SHUTDOWN_RCV);
 	/* ...and data the guest still sends ends it with an RST. */
-	h = mkhdr(VSOCK_OP_RW, 80, port);
+	h = mkhdr(VIRTIO_VSOCK_OP_RW, 80, port);
 	h.len = 4;
 	guest_send(&h, "late", 4);
-	expect_rx(VSOCK_OP_RST, port, 80);
+	expect_rx(VIRTIO_VSOCK_OP_RST, port, 80);
 	assert_int_equal(d.nconns, 0);
 }
 
@@ -671,10 +765,10 @@ static void requests_wait_for_rx_buffers(void **state UNUSED)
 {
 	int lfd = listen_port(1234), fd;
 
-	guest_op(VSOCK_OP_REQUEST, 5000, 1234);
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5000, 1234);
 	expect_no_rx();
 	post_rx(1);
-	expect_rx(VSOCK_OP_RESPONSE, 1234, 5000);
+	expect_rx(VIRTIO_VSOCK_OP_RESPONSE, 1234, 5000);
 	fd = accept_one(lfd);
 	close(fd);
 	close(lfd);
@@ -687,17 +781,15 @@ static void host_ports_are_unique(void **state UNUSED)
 	int sv[12][2];
 
 	for (int i = 0; i < 12; i++) {
-		struct vsock_conn *c;
 
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
 					    0, sv[i]), 0);
-		c = conn_new(&d, sv[i][0]);
-		conn_host_connect(c, 1219);
+		assert_int_equal(vsock_dev_host_connect(&d, sv[i][0], 1219), 0);
 	}
 	post_rx(12);
 	for (int i = 0; i < 12; i++) {
 		assert_int_equal(rx_next(&h, NULL), 1);
-		assert_int_equal(h.op, VSOCK_OP_REQUEST);
+		assert_int_equal(h.op, VIRTIO_VSOCK_OP_REQUEST);
 		seen[i] = h.src_port;
 		for (int j = 0; j < i; j++)
 			assert_int_not_equal(seen[i], seen[j]);
@@ -709,17 +801,166 @@ static void host_ports_are_unique(void **state UNUSED)
 		close(sv[i][1]);
 }
 
-static void device_stop_closes_host_sides(void **state UNUSED)
+/*
+ * Item 1 of issue 12: QEMU's `stop` stops every ring (SET_VRING_ENABLE 0,
+ * GET_VRING_BASE) and `cont` restarts them where they stopped. The guest's
+ * sockets live on, so ours do: data flows again after the restart.
+ */
+static void pause_resume_keeps_connections(void **state UNUSED)
+{
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
+	uint16_t rx_base, tx_base;
+	uint8_t buf[64];
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	rx_base = vsock_dev_queue_stop(&d, VSOCK_QUEUE_RX);
+	tx_base = vsock_dev_queue_stop(&d, VSOCK_QUEUE_TX);
+	assert_int_equal(tx_base, 1);	/* the REQUEST */
+	/* While paused the host writes; nothing reaches the rings. */
+	assert_int_equal(write(fd, "ping", 4), 4);
+	pump();
+	assert_int_equal(d.nconns, 1);
+	start_queue(VSOCK_QUEUE_RX, rx_base);
+	start_queue(VSOCK_QUEUE_TX, tx_base);
+	pump();
+	assert_int_equal(d.nconns, 1);
+	assert_int_equal(rx_next(&h, buf), 1);
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_RW);
+	assert_memory_equal(buf, "ping", 4);
+	h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
+	h.len = 4;
+	guest_send(&h, "pong", 4);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "pong", 4);
+	close(fd);
+}
+
+/*
+ * A ring that restarts anywhere but where it stopped belongs to a reset
+ * driver (reboot, driver reload): the guest's sockets are gone, so the
+ * host sides are closed, without RSTs nobody would read.
+ */
+static void driver_reset_closes_host_sides(void **state UNUSED)
 {
 	char b;
 	int fd;
 
 	post_rx(4);
 	fd = guest_connects(5000);
-	vsock_dev_queue_stopped(&d, VSOCK_QUEUE_TX);
+	vsock_dev_queue_stop(&d, VSOCK_QUEUE_RX);
+	vsock_dev_queue_stop(&d, VSOCK_QUEUE_TX);
+	start_queue(VSOCK_QUEUE_RX, 0);
 	pump();
 	assert_int_equal(d.nconns, 0);
 	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+	expect_no_rx();	/* no RST for a socket the guest no longer has */
+}
+
+/*
+ * The front-end went away: connections wait reconnect_timeout_ms for one
+ * that resumes the same rings (same guest), then their host sides close.
+ */
+static void frontend_gone_keeps_then_drops(void **state UNUSED)
+{
+	uint16_t rx_base, tx_base;
+	char b;
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	rx_base = d.q[VSOCK_QUEUE_RX].vq.last_avail;
+	tx_base = d.q[VSOCK_QUEUE_TX].vq.last_avail;
+	d.reconnect_timeout_ms = 60000;
+	vsock_dev_frontend_gone(&d);
+	pump();
+	assert_int_equal(d.nconns, 1);
+	/* The same guest comes back: same rings, same indices. */
+	vsock_dev_set_memory(&d, &g.table);
+	start_queue(VSOCK_QUEUE_RX, rx_base);
+	start_queue(VSOCK_QUEUE_TX, tx_base);
+	assert_int_equal(d.nconns, 1);
+	assert_false(d.reset_event_pending);
+	/* Gone again, and nobody comes back in time. */
+	d.reconnect_timeout_ms = 30;
+	vsock_dev_frontend_gone(&d);
+	for (int i = 0; i < 20 && d.nconns; i++)
+		loop_run_once(&lp, 50);
+	assert_int_equal(d.nconns, 0);
+	assert_true(d.reset_event_pending);
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+}
+
+/* A new guest behind a new front-end: old connections go at once. */
+static void new_frontend_new_rings_drops(void **state UNUSED)
+{
+	char b;
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	d.reconnect_timeout_ms = 60000;
+	vsock_dev_frontend_gone(&d);
+	vsock_dev_set_memory(&d, &g.table);
+	start_queue(VSOCK_QUEUE_RX, 0);
+	assert_int_equal(d.nconns, 0);
+	assert_true(d.reset_event_pending);
+	assert_int_equal(read(fd, &b, 1), 0);
+	close(fd);
+}
+
+/* Item 2 of issue 12: at most max_conns connections, beyond: refused. */
+static void connection_limit_refuses_cleanly(void **state UNUSED)
+{
+	int lfd = listen_port(1234), fds[2], sv[2];
+
+	post_rx(8);
+	d.max_conns = 2;
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5000, 1234);
+	expect_rx(VIRTIO_VSOCK_OP_RESPONSE, 1234, 5000);
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5001, 1234);
+	expect_rx(VIRTIO_VSOCK_OP_RESPONSE, 1234, 5001);
+	fds[0] = accept_one(lfd);
+	fds[1] = accept_one(lfd);
+	/* The third guest connection gets an RST, the host nothing. */
+	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5002, 1234);
+	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5002);
+	assert_int_equal(d.nconns, 2);
+	assert_int_equal(d.stats.refused_limit, 1);
+	/* A host client too: the caller keeps (and closes) its fd. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 80), -EBUSY);
+	assert_false(vsock_dev_has_room(&d, 0));
+	close(sv[0]);
+	close(sv[1]);
+	/* One goes away: room again. */
+	close(fds[0]);
+	pump();
+	while (d.nconns == 2 && rx_next(&(struct vsock_hdr){ 0 }, NULL))
+		pump();
+	guest_op(VIRTIO_VSOCK_OP_RST, 5000, 1234);
+	assert_true(vsock_dev_has_room(&d, 0));
+	assert_false(vsock_dev_has_room(&d, 1));
+	close(fds[1]);
+	close(lfd);
+}
+
+/* Memory is live connections x buffered data: no buffer until needed. */
+static void buffer_allocated_only_when_data_waits(void **state UNUSED)
+{
+	struct vsock_hdr h = mkhdr(VIRTIO_VSOCK_OP_RW, 5000, 1234);
+	uint8_t buf[8];
+	int fd;
+
+	post_rx(4);
+	fd = guest_connects(5000);
+	assert_null(d.head->buf);
+	h.len = 3;
+	guest_send(&h, "abc", 3);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 3);
 	close(fd);
 }
 
@@ -730,15 +971,13 @@ static void transport_reset_event_after_reconnect(void **state UNUSED)
 	uint32_t id, len, ev;
 
 	memset(gm_ptr(&g, a), 0xff, 8);
-	d.q[VSOCK_QUEUE_EVENT].vq = g.q[VSOCK_QUEUE_EVENT].vq;
-	assert_int_equal(vq_map_rings(&d.q[VSOCK_QUEUE_EVENT].vq, &g.table), 0);
 	d.reset_event_pending = true;	/* set when a front-end went away */
 	gm_add_chain(&g, VSOCK_QUEUE_EVENT, &s, 1);
-	vsock_dev_queue_started(&d, VSOCK_QUEUE_EVENT);
+	start_queue(VSOCK_QUEUE_EVENT, 0);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_EVENT, &id, &len), 1);
 	assert_int_equal(len, 4);
 	memcpy(&ev, gm_ptr(&g, a), 4);
-	assert_int_equal(ev, VSOCK_EVENT_TRANSPORT_RESET);
+	assert_int_equal(ev, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
 	assert_false(d.reset_event_pending);
 	/* Only once. */
 	gm_add_chain(&g, VSOCK_QUEUE_EVENT, &s, 1);
@@ -758,9 +997,25 @@ static void connect_line_parsing(void **state UNUSED)
 	assert_int_equal(host_uds_parse_connect("CONNECT ", &port), -1);
 	assert_int_equal(host_uds_parse_connect("CONNECT -1", &port), -1);
 	assert_int_equal(host_uds_parse_connect("CONNECT 12x", &port), -1);
-	assert_int_equal(host_uds_parse_connect("connect 12", &port), -1);
-	assert_int_equal(host_uds_parse_connect("CONNECT  12", &port), -1);
 	assert_int_equal(host_uds_parse_connect("", &port), -1);
+	/* Issue 10 item 4: any case, spaces as the other implementations. */
+	assert_int_equal(host_uds_parse_connect("connect 12", &port), 0);
+	assert_int_equal(port, 12);
+	assert_int_equal(host_uds_parse_connect("Connect 13", &port), 0);
+	assert_int_equal(port, 13);
+	assert_int_equal(host_uds_parse_connect("CONNECT  14", &port), 0);
+	assert_int_equal(port, 14);
+	assert_int_equal(host_uds_parse_connect("  connect\t15  \r", &port), 0);
+	assert_int_equal(port, 15);
+	/* Still malformed. */
+	assert_int_equal(host_uds_parse_connect("connect", &port), -1);
+	assert_int_equal(host_uds_parse_connect("connect   ", &port), -1);
+	assert_int_equal(host_uds_parse_connect("connect12", &port), -1);
+	assert_int_equal(host_uds_parse_connect("connects 12", &port), -1);
+	assert_int_equal(host_uds_parse_connect("CONNECT 12 13", &port), -1);
+	assert_int_equal(host_uds_parse_connect("CONNECT +12", &port), -1);
+	assert_int_equal(host_uds_parse_connect("CONNECT 0x10", &port), -1);
+	assert_int_equal(host_uds_parse_connect("HELLO 12", &port), -1);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -779,7 +1034,8 @@ int main(void)
 		T(unknown_op_resets_connection),
 		T(request_on_live_connection_resets_it),
 		T(too_short_header_dropped),
-		T(length_beyond_chain_dropped),
+		T(length_beyond_chain_gets_rst),
+		T(bad_length_on_live_connection_resets_it),
 		T(malformed_chain_keeps_serving),
 		T(zero_credit_sends_no_data),
 		T(credit_counters_wrap),
@@ -787,13 +1043,19 @@ int main(void)
 		T(guest_exceeding_credit_is_reset),
 		T(credit_request_answered),
 		T(credit_update_when_guest_runs_low),
+		T(credit_update_uses_smaller_window),
 		T(guest_data_buffered_while_host_is_slow),
 		T(guest_shutdown_then_host_close),
 		T(guest_full_shutdown_flushes_then_resets),
 		T(host_client_vanishing_resets_guest),
 		T(requests_wait_for_rx_buffers),
 		T(host_ports_are_unique),
-		T(device_stop_closes_host_sides),
+		T(pause_resume_keeps_connections),
+		T(driver_reset_closes_host_sides),
+		T(frontend_gone_keeps_then_drops),
+		T(new_frontend_new_rings_drops),
+		T(connection_limit_refuses_cleanly),
+		T(buffer_allocated_only_when_data_waits),
 		T(transport_reset_event_after_reconnect),
 		T(connect_line_parsing),
 	};
