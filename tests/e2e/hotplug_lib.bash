@@ -18,15 +18,21 @@ hp_boot() {
 	"$E2E_VM" start --dir "$HP_VM" --append agent.exec=1 "$@" >&3 2>&1
 }
 
-# hp_shutdown: teardown_file helper. The console log is kept next to the
-# test results so a failure can be read after the run.
+# hp_shutdown: teardown_file helper. The end-of-VM checks of lib.bash
+# (kmemleak in debug runs, then the console) fail it, as "teardown_file
+# failed". The console log is kept next to the test results so a failure
+# can be read after the run.
 hp_shutdown() {
 	[[ -n ${HP_VM:-} ]] || return 0
+	local rc=0
+	e2e_kmemleak_check "$HP_VM" || rc=1
 	"$E2E_VM" stop --dir "$HP_VM" >/dev/null 2>&1 || true
 	mkdir -p "$(dirname "$E2E_LATENCY_FILE")"
 	cp "$HP_VM/console.log" \
 		"$(dirname "$E2E_LATENCY_FILE")/console-$(basename "$BATS_TEST_FILENAME" .bats).log" \
 		2>/dev/null || true
+	e2e_assert_console_clean "$HP_VM" || rc=1
+	return $rc
 }
 
 # Per-file and per-test hooks every hotplug suite uses; a .bats file

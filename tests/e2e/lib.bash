@@ -15,6 +15,12 @@
 #   e2e_start --dir "$BATS_FILE_TMPDIR/vm" ...   (E2E_DIR is exported)
 # and stop it in teardown_file with e2e_stop "$BATS_FILE_TMPDIR/vm".
 #
+# Every VM's end is checked: e2e_teardown and e2e_stop fail the test if the
+# console shows a kernel report (e2e_assert_console_clean), and in debug
+# runs (E2E_DEBUG=1, set by `make check-debug`) they first ask the guest's
+# kmemleak for leaks. A test that provokes a report on purpose calls
+# e2e_console_dirty_ok.
+#
 # Every wait has a timeout; failures print what was seen. Variables:
 #   E2E_TOP  the checkout     E2E_VM  tools/vm      E2E_DIR  the current run folder
 #   E2E_BOOT_MS  boot-to-ready time of the last e2e_start, in milliseconds
@@ -25,6 +31,8 @@ E2E_DIR=${E2E_DIR:-}
 E2E_MARK=0
 E2E_BOOT_MS=${E2E_BOOT_MS:-}
 E2E_STARTED=()
+E2E_DEBUG=${E2E_DEBUG:-0}
+E2E_DIRTY_OK=0
 
 # e2e_start [--dir RUN] [tools/vm start options...]
 # Boots a VM (default run folder $BATS_TEST_TMPDIR/vm), waits for its ready
@@ -46,22 +54,78 @@ e2e_start() {
 	E2E_BOOT_MS=$(sed -n 's/^BOOT_TO_READY_MS=//p' "$dir/vm.env")
 }
 
-# e2e_stop [RUN]: stops a VM (default the current one).
+# e2e_stop [RUN]: stops a VM (default the current one) after the end-of-VM
+# checks (kmemleak in debug runs, the console); fails if QEMU could not be stopped or a check
+# failed.
 e2e_stop() {
-	"$E2E_VM" stop --dir "${1:-$E2E_DIR}"
+	local dir=${1:-$E2E_DIR} rc=0
+	e2e_kmemleak_check "$dir" || rc=1
+	"$E2E_VM" stop --dir "$dir" || rc=1
+	e2e_assert_console_clean "$dir" || rc=1
+	return $rc
 }
 
-# For teardown(): stops every VM this test started; never fails the test
-# for a VM that is already gone.
+# For teardown(): stops every VM this test started, each after its
+# end-of-VM checks (kmemleak in debug runs, then the console once QEMU is
+# gone). A VM that is already gone is not an error, but its console is
+# still checked.
 e2e_teardown() {
-	local dir
+	local dir rc=0
 	for dir in "${E2E_STARTED[@]}"; do
-		if [[ -d $dir ]]; then
-			"$E2E_VM" stop --dir "$dir" >/dev/null 2>&1 || true
-		fi
+		[[ -d $dir ]] || continue
+		e2e_kmemleak_check "$dir" || rc=1
+		"$E2E_VM" stop --dir "$dir" >/dev/null 2>&1 || true
+		e2e_assert_console_clean "$dir" || rc=1
 	done
 	E2E_STARTED=()
+	E2E_DIRTY_OK=0
+	return $rc
 }
+
+# e2e_console_dirty_ok: this test makes the kernel report on purpose (e.g.
+# a panic); the end-of-VM console check is skipped for its VMs.
+e2e_console_dirty_ok() {
+	E2E_DIRTY_OK=1
+}
+
+# e2e_kmemleak_check [RUN]: in debug runs (E2E_DEBUG=1) and while the VM
+# runs, has the guest's kmemleak scan twice (an object is reported only
+# when it was unreferenced in a scan and unchanged since the previous one)
+# and fails, quoting the report, if it found leaks. The guest must have
+# been booted with agent.exec=1 (VM_APPEND of `make check-debug` has it)
+# and a kernel with CONFIG_DEBUG_KMEMLEAK; a check that cannot run fails.
+# Does nothing in normal runs, for a VM that is no longer running or one
+# booted with another kernel than $VM_KERNEL.
+e2e_kmemleak_check() {
+	local dir=${1:-$E2E_DIR} reply status out
+	[[ $E2E_DEBUG == 1 ]] || return 0
+	"$E2E_VM" status --dir "$dir" >/dev/null 2>&1 || return 0
+	# A test that boots another kernel on purpose (--kernel) is not scanned.
+	[[ -z ${VM_KERNEL:-} || $(sed -n 's/^KERNEL=//p' "$dir/vm.env") == "$VM_KERNEL" ]] || return 0
+	[[ -S $dir/vsock.sock ]] || {
+		echo "kmemleak check of $dir: the VM has no vsock" >&2
+		return 1
+	}
+	# The exec request's own limit is 30 s; a scan of a KASAN guest under
+	# TCG takes a few seconds.
+	reply=$(printf 'CONNECT 1219\nexec %s\n' "$E2E_KMEMLEAK_SCAN" |
+		timeout 40 socat -t 35 - "UNIX-CONNECT:$dir/vsock.sock") || true
+	reply=${reply#*$'\n'}
+	status=$(jq -r .status <<<"$reply" 2>/dev/null) || status=
+	out=$(jq -r .output <<<"$reply" 2>/dev/null) || out=$reply
+	if [[ $status != 0 ]]; then
+		echo "kmemleak check of $dir could not run (status ${status:-none}): $out" >&2
+		return 1
+	fi
+	[[ -z $out ]] && return 0
+	echo "kmemleak found leaks in $dir:" >&2
+	echo "$out" >&2
+	return 1
+}
+
+# The guest side of e2e_kmemleak_check: mount debugfs if needed, scan
+# twice, print the report (empty when there is no leak).
+E2E_KMEMLEAK_SCAN='k=/sys/kernel/debug/kmemleak; [ -e $k ] || mount -t debugfs debugfs /sys/kernel/debug || exit 2; [ -e $k ] || { echo "no $k: not a kmemleak kernel"; exit 3; }; echo scan >$k && echo scan >$k && cat $k'
 
 # e2e_mark [RUN]: later e2e_wait_console calls only look at console lines
 # printed after this point.
@@ -104,14 +168,28 @@ e2e_vsock() {
 	printf '%s\n' "${reply#*$'\n'}"
 }
 
-# e2e_assert_console_clean [RUN]: fails, quoting the lines, if the kernel
-# reported an Oops, BUG, WARNING or panic.
+# Kernel reports that fail a test (grep -E): Oops, BUG (KASAN, sleeping in
+# atomic context, soft lockup, workqueue lockup, list corruption), WARNING
+# (WARN_ON, lockdep, suspicious RCU usage, ODEBUG), panics, hung tasks,
+# RCU stalls, hard lockups, kmemleak's own findings, the OOM killer, and
+# a debug checker that switched itself off.
+E2E_CONSOLE_BAD='(^|[^A-Za-z_])(Oops|BUG|WARNING)([^A-Za-z_]|$)|[Kk]ernel panic'
+E2E_CONSOLE_BAD+='|INFO: task .* blocked for more than|detected stalls? on CPU|self-detected stall'
+E2E_CONSOLE_BAD+='|hard LOCKUP|ODEBUG:|UBSAN:|suspected memory leaks?|invoked oom-killer'
+E2E_CONSOLE_BAD+='|kmemleak: .*(disabled|Cannot)|Kernel memory leak detector disabled'
+
+# e2e_assert_console_clean [RUN]: fails if the console shows a kernel report
+# (E2E_CONSOLE_BAD), quoting each matching line and the 40 lines from the
+# first one (the report itself). Skipped after e2e_console_dirty_ok.
 e2e_assert_console_clean() {
-	local bad
-	bad=$(e2e_console "${1:-}" | grep -E -n \
-		'(^|[^A-Za-z_])(Oops|BUG|WARNING)([^A-Za-z_]|$)|[Kk]ernel panic') || return 0
-	echo "kernel errors on the console of ${1:-$E2E_DIR}:" >&2
-	echo "$bad" >&2
+	local dir=${1:-$E2E_DIR} bad first
+	[[ $E2E_DIRTY_OK == 1 ]] && return 0
+	bad=$(e2e_console "$dir" | grep -E -n "$E2E_CONSOLE_BAD") || return 0
+	echo "kernel errors on the console of $dir:" >&2
+	echo "$bad" | head -n 20 >&2
+	first=${bad%%:*}
+	echo "--- console from line $first:" >&2
+	e2e_console "$dir" | sed -n "${first},$((first + 39))p" >&2
 	return 1
 }
 

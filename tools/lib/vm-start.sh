@@ -22,7 +22,7 @@ console lines, and stops the VM).
   --mem SIZE         guest RAM (default 256M)
   --disk ID=FILE     extra virtio-blk disk (microvm only; repeatable); its
                      transport is written to RUN/devices.json
-  --append ARGS      more kernel command line arguments
+  --append ARGS      more kernel command line arguments (after $VM_APPEND)
   --kernel F         default $VM_KERNEL, else build/guest/bzImage
   --initrd F         default $VM_INITRD, else build/guest/initramfs.cpio.gz
   --cid N            guest vsock CID (default 3)
@@ -73,6 +73,9 @@ vm_start_vsockd() {
 
 vm_start() {
 	local VM_DIR='' machine='' cpus=1 maxcpus='' mem=256M append='' kernel initrd
+	# VM_APPEND: kernel arguments for every VM (e.g. a debug kernel's
+	# panic_on_warn=1), before the --append ones.
+	[[ -n ${VM_APPEND:-} ]] && append=" $VM_APPEND"
 	local cid=3 vsock=1 ready=$VM_READY_DEFAULT timeout=60 disks=()
 	kernel=${VM_KERNEL:-$VM_TOP/build/guest/bzImage}
 	initrd=${VM_INITRD:-$VM_TOP/build/guest/initramfs.cpio.gz}
