@@ -125,6 +125,7 @@ e2e_kmemleak_check() {
 
 # The guest side of e2e_kmemleak_check: mount debugfs if needed, scan
 # twice, print the report (empty when there is no leak).
+# shellcheck disable=SC2016 # expanded by the guest shell
 E2E_KMEMLEAK_SCAN='k=/sys/kernel/debug/kmemleak; [ -e $k ] || mount -t debugfs debugfs /sys/kernel/debug || exit 2; [ -e $k ] || { echo "no $k: not a kmemleak kernel"; exit 3; }; echo scan >$k && echo scan >$k && cat $k'
 
 # e2e_mark [RUN]: later e2e_wait_console calls only look at console lines
