@@ -110,8 +110,10 @@ cpu_of_apic() {
 }
 
 @test "races: DEL_CPU batch whose second vCPU fails to go down: apic_index 1, only the first is released" {
-	e2e_start --machine pc --cpus 1 --maxcpus 3 --append agent.exec=1
-	uctl cpu add 2 >/dev/null
+	# Three vCPUs from boot: the kernel creates cpuN/hotplug/ (and its
+	# fail file) only for CPUs registered at boot (cpuhp_sysfs_init), not
+	# for hot-added ones, with or without ACPI.
+	e2e_start --machine pc --cpus 3 --append agent.exec=1
 	online_is 0-2
 	# The first teardown step with a callback that may fail: sched:active.
 	# Writing its number to cpuN/hotplug/fail makes that CPU's next
@@ -130,13 +132,16 @@ cpu_of_apic() {
 	online_is "0,$cpu2"
 	guest "test ! -e /sys/devices/system/cpu/cpu$cpu1"
 	[[ $(guest "cat /sys/devices/system/cpu/cpu$cpu2/online") == 1 ]]
-	# Bring APIC 1 back for the host-side round.
-	out=$(uctl cpu add --apic-id 1) || { echo "$out" >&2; false; }
+	# Bring APIC 1 back for the host-side round (QEMU still has it, and
+	# upcall-ctl --qmp only re-offers vCPUs it hot-added itself).
+	out=$(python3 "$DM" --uds "$E2E_DIR/vsock.sock" --timeout 60 cpu-add:1)
+	[[ $(jq -c '[.ret, .apic_index]' <<<"$out") == '[0,1]' ]] || { echo "$out" >&2; false; }
 	online_is 0-2
 
 	# 2. Through upcall-ctl --qmp: the guest's answer covers APIC 1 only,
 	# so only APIC 1 is device_del'ed (pc refuses it: removed_failed);
-	# APIC 2 stays in QEMU and online in the guest.
+	# APIC 2 stays in QEMU and online in the guest. (APIC 1 is a hot-added
+	# CPU now, APIC 2 still the boot one with its fail file.)
 	cpu1=$(cpu_of_apic 1)
 	cpu2=$(cpu_of_apic 2)
 	guest "echo $state >/sys/devices/system/cpu/cpu$cpu2/hotplug/fail"
@@ -146,10 +151,10 @@ cpu_of_apic() {
 	[[ $(jq -c '[.guest.ret, .guest.apic_index]' <<<"$output") == '[-11,1]' ]]
 	# Released and device_del'ed (accepted or refused by QEMU): APIC 1
 	# only; APIC 2 is reported as refused and left alone.
-	[[ $(jq -c '[.released, .refused, (.removed // []) + (.removed_failed // [])]' <<<"$output") == '[[1],[2],["upcall-cpu-1"]]' ]]
+	[[ $(jq -c '[.released, .refused, ((.removed // []) + (.removed_failed // []) | length)]' <<<"$output") == '[[1],[2],1]' ]]
 	online_is "0,$cpu2"
 	e2e_qmp '{"execute":"query-hotpluggable-cpus"}' |
-		jq -e '[.[] | select(.["qom-path"] != null) | .props["socket-id"]] | sort == [0, 1, 2]'
+		jq -e '[.[] | select(.["qom-path"] != null) | .props["socket-id"]] | sort == [0, 1, 2]' >/dev/null
 	# The injected failure fired once: removing APIC 2 now works.
 	out=$(uctl cpu del --apic-id 2) || { echo "$out" >&2; false; }
 	online_is 0
