@@ -100,14 +100,17 @@ def ctl(run, *args, uds_only=False):
 
 
 def proc_figures(pid):
-    """Open fds and VmRSS (kB) of a host process."""
-    fds = len(os.listdir("/proc/%d/fd" % pid))
-    rss = None
+    """Open fds and resident memory (kB) of a host process. RssShmem is
+    separate because upcall-vsockd maps the guest's RAM (a shared memfd):
+    every guest page a virtqueue buffer used counts once it was touched."""
+    fig = {"fds": len(os.listdir("/proc/%d/fd" % pid))}
+    keys = {"VmRSS:": "rss_kb", "RssAnon:": "anon_kb", "RssShmem:": "shmem_kb"}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    return {"fds": fds, "rss_kb": rss}
+            k = line.split()
+            if k and k[0] in keys:
+                fig[keys[k[0]]] = int(k[1])
+    return fig
 
 
 MEM_CMD = "cat /proc/meminfo; cat /sys/devices/system/cpu/online"
@@ -353,8 +356,9 @@ def print_report(rep):
               (", ".join("%s %+d" % kv for kv in rep["slabinfo_growth"].items()) or "none"))
     if "vsockd_before" in rep:
         b, a = rep["vsockd_before"], rep["vsockd_after"]
-        print("  upcall-vsockd fds %d -> %d, RSS %d -> %d kB" %
-              (b["fds"], a["fds"], b["rss_kb"], a["rss_kb"]))
+        print("  upcall-vsockd fds %d -> %d, RSS %d -> %d kB (anon %d -> %d, guest RAM %d -> %d)" %
+              (b["fds"], a["fds"], b["rss_kb"], a["rss_kb"], b.get("anon_kb", 0),
+               a.get("anon_kb", 0), b.get("shmem_kb", 0), a.get("shmem_kb", 0)))
     for m in rep["messages"]:
         print("  FAIL " + m)
     for p in rep.get("vm_end_problems", []):
