@@ -479,7 +479,7 @@ marked_disk() {
 	# Transport 6 of microvm: the first disk of tools/vm.
 	start --machine microvm --disk disk0="$img" \
 		--append "agent.exec=1 virtio_mmio.device=512@0xfeb00c00:11"
-	[[ $(disk_at 0) == "0xfeb00c00 512 11" ]]
+	[[ $(disk_at 0) == "0xfeb00c00 0x200 11" ]]
 	[[ $(guest 'head -c 16 /dev/vda') == boot-disk-marker ]]
 	# Not the same window: nothing to remove. Overlapping it: it exists.
 	expect "$(dm mmio-del:0xfeb00c00:0x400:11)" -19

@@ -130,7 +130,13 @@ static struct platform_device *upcall_dm_mmio_find_other(u64 base, u64 size,
  */
 static int upcall_dm_mmio_check_irq(u32 irq)
 {
-	if (!irq || irq >= nr_irqs || !irq_get_irq_data(irq))
+	struct irq_data *data;
+
+	if (!irq || irq >= nr_irqs)
+		return -EINVAL;
+	/* No descriptor, or no interrupt controller behind it */
+	data = irq_get_irq_data(irq);
+	if (!data || irq_data_get_irq_chip(data) == &no_irq_chip)
 		return -EINVAL;
 	if (can_request_irq(irq, IRQF_SHARED))
 		return 0;
