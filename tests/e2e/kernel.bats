@@ -187,12 +187,12 @@ else:
 	[[ $(e2e_console | grep -c 'refused connection') == 0 ]]
 	# Two idle clients hold both slots (c1 longer); a third one is served:
 	# the connection idle longest (c1) makes room, and that is logged.
-	dm greeting idle:12 >"$BATS_TEST_TMPDIR/c1" &
+	dm greeting idle:25 >"$BATS_TEST_TMPDIR/c1" &
 	for ((i = 0; i < 100; i++)); do
 		[[ -s $BATS_TEST_TMPDIR/c1 ]] && break
 		sleep 0.1
 	done
-	dm greeting idle:12 >"$BATS_TEST_TMPDIR/c2" &
+	dm greeting idle:25 >"$BATS_TEST_TMPDIR/c2" &
 	# Wait (10 s at most) until both got their greeting.
 	for ((i = 0; i < 100; i++)); do
 		[[ -s $BATS_TEST_TMPDIR/c1 && -s $BATS_TEST_TMPDIR/c2 ]] && break
