@@ -19,6 +19,8 @@ Requests (each one word, fields separated by ':'):
   trickle:cpu-add:IDS            a request sent in 7-byte pieces, 20 ms apart
   half-close:REQUEST             the first half of REQUEST, then close the
                                  connection (must be the last request)
+  partial:REQUEST                the first half of REQUEST, connection kept
+                                 open (follow with wait-close)
   idle:SECONDS                   wait; report whether the guest closed the
                                  connection meanwhile (and when)
   select:BYTE                    send a raw service selector (hex), e.g. 3f
@@ -158,6 +160,10 @@ def run(args):
             sock.close()
             print(json.dumps({"sent": MSG_LEN // 2, "closed": True}), flush=True)
             return
+        if kind == "partial":
+            sock.sendall(build(word.split(":", 1)[1])[:MSG_LEN // 2])
+            print(json.dumps({"sent": MSG_LEN // 2}), flush=True)
+            continue
         if kind == "trickle":
             msg = build(word.split(":", 1)[1])
             start = time.monotonic()

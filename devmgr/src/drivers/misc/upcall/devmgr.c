@@ -6,25 +6,111 @@
  * one at a time: read exactly one 1024 byte request, validate every field,
  * act, and answer with exactly one 1024 byte reply, whatever happened.
  * The connection stays open for further requests until the VMM closes it
- * or it stays idle for longer than the server's idle timeout.
+ * (or, if the server has an idle timeout, it stays idle for that long).
  *
- * Requests from different connections are serialized by upcall_dm_lock,
- * so a batch of CPUs or a device is added or removed as a whole before
- * the next request starts.
+ * Requests from different connections run concurrently; each kind of
+ * action serializes itself (a CPU batch holds the device hotplug lock, a
+ * virtio-mmio window is marked busy while it is added or removed). Driver
+ * probe and removal run with a bounded wait (upcall_dm_run_bounded()), so
+ * a device that never answers costs that device, not the service: its
+ * request is answered -ETIMEDOUT and the next requests are served.
  */
 
 #define pr_fmt(fmt) "upcall: devmgr: " fmt
 
 #include <linux/bitmap.h>
+#include <linux/completion.h>
+#include <linux/jiffies.h>
+#include <linux/minmax.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
+#include <linux/moduleparam.h>
+#include <linux/refcount.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/string_choices.h>
 #include <linux/upcall.h>
+#include <linux/workqueue.h>
 
 #include "devmgr.h"
 
-static DEFINE_MUTEX(upcall_dm_lock);
+/* Bounds of the timeout_ms parameter: 100 ms to one hour */
+#define UPCALL_DM_MIN_TIMEOUT_MS	100U
+#define UPCALL_DM_MAX_TIMEOUT_MS	(60U * 60 * 1000)
+
+static unsigned int timeout_ms = 5000;
+module_param(timeout_ms, uint, 0444);
+MODULE_PARM_DESC(timeout_ms, "Milliseconds a request waits for a driver probe or removal before it is answered with -ETIMEDOUT (default 5000)");
+
+/* Runs the bounded actions; destroyed (drained) at exit */
+static struct workqueue_struct *upcall_dm_wq;
+
+/*
+ * One bounded action. Two users hold it: the request waiting for it and
+ * the work item running it; the last one to let go frees it.
+ */
+struct upcall_dm_job {
+	struct work_struct work;
+	struct completion done;
+	refcount_t users;
+	int (*fn)(void *data);
+	void *data;
+	int ret;
+	bool abandoned;		/* the request stopped waiting */
+	unsigned long start;	/* jiffies */
+	char what[64];
+};
+
+static void upcall_dm_job_work(struct work_struct *work)
+{
+	struct upcall_dm_job *job = container_of(work, struct upcall_dm_job, work);
+
+	job->ret = job->fn(job->data);
+	complete(&job->done);
+	if (!refcount_dec_and_test(&job->users))
+		return;
+
+	/* The request is gone, so it was answered -ETIMEDOUT */
+	if (job->abandoned)
+		pr_notice("%s: finished %u ms after its request timed out: %d\n",
+			  job->what, jiffies_to_msecs(jiffies - job->start), job->ret);
+	kfree(job);
+}
+
+/* See devmgr.h for the rules */
+int upcall_dm_run_bounded(int (*fn)(void *data), void *data, const char *what)
+{
+	struct upcall_dm_job *job;
+	int ret;
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job)
+		return -ENOMEM;
+	INIT_WORK(&job->work, upcall_dm_job_work);
+	init_completion(&job->done);
+	refcount_set(&job->users, 2);
+	job->fn = fn;
+	job->data = data;
+	job->start = jiffies;
+	strscpy(job->what, what, sizeof(job->what));
+
+	queue_work(upcall_dm_wq, &job->work);
+	if (wait_for_completion_timeout(&job->done, msecs_to_jiffies(timeout_ms))) {
+		ret = job->ret;
+	} else {
+		ret = -ETIMEDOUT;
+		job->abandoned = true;
+	}
+
+	if (refcount_dec_and_test(&job->users)) {
+		/* It ended after the timeout but before we let go: a result */
+		ret = job->ret;
+		kfree(job);
+	} else if (ret == -ETIMEDOUT) {
+		pr_notice("%s: not done after %u ms, answered -ETIMEDOUT; it goes on in the background\n",
+			  what, timeout_ms);
+	}
+	return ret;
+}
 
 static int upcall_dm_cpu_request(const struct upcall_dm_msg *req, u32 type,
 				 unsigned int *apic_index)
@@ -32,7 +118,6 @@ static int upcall_dm_cpu_request(const struct upcall_dm_msg *req, u32 type,
 	const struct upcall_dm_cpu_req *cpu = &req->cpu;
 	DECLARE_BITMAP(seen, ARRAY_SIZE(cpu->apic_ids));
 	unsigned int i;
-	int ret;
 
 	*apic_index = 0;
 	if (le32_to_cpu(req->hdr.msg_size) != UPCALL_DM_CPU_REQ_SIZE)
@@ -53,13 +138,9 @@ static int upcall_dm_cpu_request(const struct upcall_dm_msg *req, u32 type,
 		}
 	}
 
-	mutex_lock(&upcall_dm_lock);
 	if (type == UPCALL_DM_ADD_CPU)
-		ret = upcall_dm_cpu_add(cpu->apic_ids, cpu->count, apic_index);
-	else
-		ret = upcall_dm_cpu_del(cpu->apic_ids, cpu->count, apic_index);
-	mutex_unlock(&upcall_dm_lock);
-	return ret;
+		return upcall_dm_cpu_add(cpu->apic_ids, cpu->count, apic_index);
+	return upcall_dm_cpu_del(cpu->apic_ids, cpu->count, apic_index);
 }
 
 static int upcall_dm_mmio_request(const struct upcall_dm_msg *req, u32 type)
@@ -67,7 +148,6 @@ static int upcall_dm_mmio_request(const struct upcall_dm_msg *req, u32 type)
 	u64 base = le64_to_cpu(req->mmio.mmio_base);
 	u64 size = le64_to_cpu(req->mmio.mmio_size);
 	u32 irq = le32_to_cpu(req->mmio.mmio_irq);
-	int ret;
 
 	if (le32_to_cpu(req->hdr.msg_size) != UPCALL_DM_MMIO_REQ_SIZE)
 		return -EINVAL;
@@ -75,13 +155,9 @@ static int upcall_dm_mmio_request(const struct upcall_dm_msg *req, u32 type)
 	if (!size || size - 1 > U64_MAX - base)
 		return -EINVAL;
 
-	mutex_lock(&upcall_dm_lock);
 	if (type == UPCALL_DM_ADD_MMIO)
-		ret = upcall_dm_mmio_add(base, size, irq);
-	else
-		ret = upcall_dm_mmio_del(base, size);
-	mutex_unlock(&upcall_dm_lock);
-	return ret;
+		return upcall_dm_mmio_add(base, size, irq);
+	return upcall_dm_mmio_del(base, size);
 }
 
 /* Fills @rep with the answer to @req; every request gets one */
@@ -156,9 +232,21 @@ static int __init upcall_dm_init(void)
 {
 	int ret;
 
+	if (timeout_ms < UPCALL_DM_MIN_TIMEOUT_MS || timeout_ms > UPCALL_DM_MAX_TIMEOUT_MS) {
+		timeout_ms = clamp(timeout_ms, UPCALL_DM_MIN_TIMEOUT_MS, UPCALL_DM_MAX_TIMEOUT_MS);
+		pr_warn("timeout_ms out of range, using %u\n", timeout_ms);
+	}
+
+	/* Unbound: an action that never ends occupies one worker, not a CPU's pool */
+	upcall_dm_wq = alloc_workqueue("upcall_dm", WQ_UNBOUND, 0);
+	if (!upcall_dm_wq)
+		return -ENOMEM;
+
 	ret = upcall_register_service(&upcall_dm_service);
-	if (ret)
+	if (ret) {
+		destroy_workqueue(upcall_dm_wq);
 		return ret;
+	}
 
 	pr_info("service 'd' ready (vCPU hotplug: %s, virtio-mmio hotplug: %s)\n",
 		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_CPU)),
@@ -169,10 +257,14 @@ static int __init upcall_dm_init(void)
 /*
  * Devices added over upcall are removed with the module: nothing could
  * remove them afterwards. Hot-added CPUs stay, they are ordinary CPUs.
+ * No request runs once the service is unregistered; destroying the work
+ * queue then waits for actions still running in the background (for one
+ * that never ends, this waits forever: its device cannot be freed).
  */
 static void __exit upcall_dm_exit(void)
 {
 	upcall_unregister_service(&upcall_dm_service);
+	destroy_workqueue(upcall_dm_wq);
 	upcall_dm_mmio_del_all();
 }
 

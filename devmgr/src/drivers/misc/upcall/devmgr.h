@@ -44,11 +44,17 @@ struct upcall_dm_cpu_req {
 	u8 apic_ids[256];
 };
 
-/* ADD_MMIO and DEL_MMIO request payload, naturally aligned */
+/*
+ * ADD_MMIO and DEL_MMIO request payload. The peers lay it out as a C struct
+ * with natural alignment on x86_64, which ends in 4 bytes of padding; the
+ * padding is spelled out so that the layout does not depend on the ABI
+ * (i386 aligns 64 bit fields to 4 bytes and would drop it).
+ */
 struct upcall_dm_mmio_req {
 	__le64 mmio_base;
 	__le64 mmio_size;
 	__le32 mmio_irq;
+	u8 reserved[4];
 };
 
 /* Reply payload: ret for every reply, apic_index for CPU replies only */
@@ -71,6 +77,8 @@ struct upcall_dm_msg {
 #define UPCALL_DM_MMIO_REQ_SIZE		24
 #define UPCALL_DM_CPU_REPLY_SIZE	4
 #define UPCALL_DM_MMIO_REPLY_SIZE	0
+/* A virtio-mmio window holds at least the register block */
+#define UPCALL_DM_MMIO_MIN_SIZE		0x200
 
 static_assert(sizeof(struct upcall_dm_header) == 16);
 static_assert(sizeof(struct upcall_dm_cpu_req) == UPCALL_DM_CPU_REQ_SIZE);
@@ -85,8 +93,38 @@ static_assert(offsetof(struct upcall_dm_msg, cpu.apic_ids) == 18);
 static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_base) == 16);
 static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_size) == 24);
 static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_irq) == 32);
+static_assert(offsetof(struct upcall_dm_msg, mmio.reserved) == 36);
 static_assert(offsetof(struct upcall_dm_msg, reply.ret) == 16);
 static_assert(offsetof(struct upcall_dm_msg, reply.apic_index) == 20);
+
+/*
+ * Bounded waits for actions that may never finish.
+ *
+ * Probing or removing a device runs driver code which waits for the
+ * device, e.g. a disk that reads its partition table. If the device never
+ * answers (the VMM named the wrong interrupt), neither does the driver.
+ * Such an action runs in a work item of the device manager, and the
+ * request waits for it at most upcall_devmgr.timeout_ms:
+ *
+ *	ret = upcall_dm_run_bounded(fn, data, "virtio-mmio at 0x...");
+ *
+ * Return: what fn(data) returned if it finished in time; -ETIMEDOUT if it
+ * did not (fn goes on in the background, and its result is logged when it
+ * ends); -ENOMEM.
+ *
+ * Rules for the caller:
+ * - After -ETIMEDOUT, fn still owns @data: the caller must not touch it.
+ *   The usual way is a per-device state under the caller's lock: the
+ *   caller marks the device busy before the call, fn clears the mark (or
+ *   frees the device) as its last access, and requests for a busy device
+ *   are answered -EBUSY instead of waiting.
+ * - No lock may be held across the call, and fn must not take a lock a
+ *   request holds while it waits: other requests must go on meanwhile.
+ * - @what names the action in log messages; it is copied.
+ * - The device manager's exit waits for every fn still running (it
+ *   destroys the work queue) before it removes devices.
+ */
+int upcall_dm_run_bounded(int (*fn)(void *data), void *data, const char *what);
 
 /*
  * CPU actions. @apic_ids holds @count distinct APIC IDs. The return value
@@ -116,7 +154,8 @@ static inline int upcall_dm_cpu_del(const u8 *apic_ids, unsigned int count,
 
 /*
  * virtio-mmio actions. The caller checked that @size is not zero and that
- * the window does not wrap around.
+ * the window does not wrap around. upcall_dm_mmio_del_all() runs at exit,
+ * after every bounded action ended.
  */
 #ifdef CONFIG_UPCALL_DEVMGR_MMIO
 int upcall_dm_mmio_add(u64 base, u64 size, u32 irq);

@@ -6,14 +6,23 @@
  * One kernel thread owns the listening socket and does nothing but accept,
  * check the peer and queue the connection. Each connection is then served
  * by a work item on an unbound workqueue: a handler may sleep for as long
- * as its client takes (bounded by the idle timeout) without holding up the
- * listener or the other connections, and the number of connections served
- * at once is bounded by max_conns.
+ * as its client takes without holding up the listener or the other
+ * connections.
  *
- * Locking: upcall_lock protects the service list, the connection list and
- * the counters. Handlers never run under it. A connection's socket is
- * released only after the connection left the list, so code holding
- * upcall_lock may shut down any listed socket to interrupt its handler.
+ * A VMM may keep one connection for the VM's lifetime, so an established
+ * connection is not closed for being idle unless idle_timeout says so.
+ * What stays bounded is a message that started to arrive (its rest must
+ * follow within UPCALL_MSG_TIMEOUT) and a reply the peer does not read.
+ * At most max_conns connections are served; when a new one arrives at the
+ * limit, the connection that has waited longest for its next message is
+ * closed to make room (a restarted VMM must always get in), and only if
+ * none is waiting is the new one refused.
+ *
+ * Locking: upcall_lock protects the service list, the connection list,
+ * the counters and each connection's idle state. Handlers never run under
+ * it. A connection's socket is released only after the connection left
+ * the list, so code holding upcall_lock may shut down any listed socket
+ * to interrupt its handler.
  */
 
 #define pr_fmt(fmt) "upcall: " fmt
@@ -37,6 +46,8 @@
 
 /* How long a new connection may take to send its service selector */
 #define UPCALL_SELECT_TIMEOUT		(10 * HZ)
+/* How long the rest of a message may take once its first byte arrived */
+#define UPCALL_MSG_TIMEOUT		(10 * HZ)
 /* Upper bound of the idle_timeout parameter, one day */
 #define UPCALL_MAX_IDLE_TIMEOUT		(24U * 60 * 60)
 
@@ -50,11 +61,11 @@ MODULE_PARM_DESC(any_peer, "Serve every peer CID, not only the host (default: ho
 
 static unsigned int max_conns = 8;
 module_param(max_conns, uint, 0444);
-MODULE_PARM_DESC(max_conns, "Connections served at once, more are closed (default 8)");
+MODULE_PARM_DESC(max_conns, "Connections served at once; at the limit the one idle longest makes room (default 8)");
 
-static unsigned int idle_timeout = 300;
+static unsigned int idle_timeout;
 module_param(idle_timeout, uint, 0444);
-MODULE_PARM_DESC(idle_timeout, "Seconds a connection may wait for a message before it is closed (default 300)");
+MODULE_PARM_DESC(idle_timeout, "Seconds a connection may wait for its next message before it is closed, 0: never (default 0)");
 
 struct upcall_conn {
 	struct list_head node;		/* in upcall_conns */
@@ -62,12 +73,18 @@ struct upcall_conn {
 	struct work_struct work;
 	struct upcall_service *svc;	/* while a handler runs */
 	u32 peer_cid;
+	/* Under upcall_lock: */
+	bool idle;			/* waiting for a selector or a message */
+	bool evicted;			/* closed to make room for another */
+	unsigned long idle_since;	/* jiffies */
 };
 
 static DEFINE_MUTEX(upcall_lock);
 static LIST_HEAD(upcall_services);
 static LIST_HEAD(upcall_conns);
+/* Connections in upcall_conns, and how many of them were evicted */
 static unsigned int upcall_nr_conns;
+static unsigned int upcall_nr_evicted;
 static bool upcall_stopping;
 /* Woken when a connection ends or a handler returns */
 static DECLARE_WAIT_QUEUE_HEAD(upcall_waitq);
@@ -76,6 +93,26 @@ static struct workqueue_struct *upcall_wq;
 static struct socket *upcall_listen_sock;
 static struct task_struct *upcall_listener;
 
+/* One receive of at most @len bytes: the number received or an errno */
+static int upcall_recv_some(struct socket *sock, void *buf, size_t len,
+			    long timeout)
+{
+	struct kvec vec = {
+		.iov_base = buf,
+		.iov_len = len,
+	};
+	struct msghdr msg = { };
+	int ret;
+
+	WRITE_ONCE(sock->sk->sk_rcvtimeo, timeout);
+	ret = kernel_recvmsg(sock, &msg, &vec, 1, len, 0);
+	if (ret == 0)
+		return -ECONNRESET;
+	if (ret == -EAGAIN)
+		return -ETIMEDOUT;
+	return ret;
+}
+
 static int upcall_recv_exact(struct socket *sock, void *buf, size_t len,
 			     long timeout)
 {
@@ -83,22 +120,12 @@ static int upcall_recv_exact(struct socket *sock, void *buf, size_t len,
 	size_t done = 0;
 
 	while (done < len) {
-		struct kvec vec = {
-			.iov_base = buf + done,
-			.iov_len = len - done,
-		};
-		struct msghdr msg = { };
 		long left = (long)(deadline - jiffies);
 		int ret;
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		WRITE_ONCE(sock->sk->sk_rcvtimeo, left);
-		ret = kernel_recvmsg(sock, &msg, &vec, 1, vec.iov_len, 0);
-		if (ret == 0)
-			return -ECONNRESET;
-		if (ret == -EAGAIN)
-			return -ETIMEDOUT;
+		ret = upcall_recv_some(sock, buf + done, len - done, left);
 		if (ret < 0)
 			return ret;
 		done += ret;
@@ -106,27 +133,61 @@ static int upcall_recv_exact(struct socket *sock, void *buf, size_t len,
 	return 0;
 }
 
-static long upcall_idle_jiffies(void)
+/*
+ * Marks @conn as waiting for its next message (from @since), or as busy.
+ * A connection evicted while it waited stays closed: -ECONNRESET, so that
+ * a request whose first bytes raced with the eviction is not acted on.
+ */
+static int upcall_conn_set_idle(struct upcall_conn *conn, bool idle,
+				unsigned long since)
 {
-	return (long)idle_timeout * HZ;
+	int ret = 0;
+
+	mutex_lock(&upcall_lock);
+	if (conn->evicted)
+		ret = -ECONNRESET;
+	conn->idle = idle && !conn->evicted;
+	conn->idle_since = since;
+	mutex_unlock(&upcall_lock);
+	return ret;
 }
 
 /**
- * upcall_conn_read - read exactly @len bytes from an upcall connection
+ * upcall_conn_read - read one message of exactly @len bytes
  * @conn: the connection passed to the service handler
  * @buf:  destination
  * @len:  number of bytes to read
  *
- * Waits until @len bytes arrived, across as many partial reads as the
- * transport delivers, but no longer than the server's idle timeout.
+ * Waits for the first bytes of the message for as long as the idle
+ * timeout allows (by default without limit; the connection counts as idle
+ * meanwhile and may be closed to make room for a new connection), then
+ * for the rest, across as many partial reads as the transport delivers,
+ * at most UPCALL_MSG_TIMEOUT.
  *
- * Return: 0 on success, -ETIMEDOUT when the timeout expired, -ECONNRESET
+ * Return: 0 on success, -ETIMEDOUT when a timeout expired, -ECONNRESET
  * when the peer closed the connection or the server shut it down, another
  * negative errno on other errors. After an error the handler should return.
  */
 int upcall_conn_read(struct upcall_conn *conn, void *buf, size_t len)
 {
-	return upcall_recv_exact(conn->sock, buf, len, upcall_idle_jiffies());
+	long idle = idle_timeout ? (long)idle_timeout * HZ : MAX_SCHEDULE_TIMEOUT;
+	int ret, busy;
+
+	if (!len)
+		return 0;
+
+	ret = upcall_conn_set_idle(conn, true, jiffies);
+	if (ret)
+		return ret;
+	ret = upcall_recv_some(conn->sock, buf, len, idle);
+	busy = upcall_conn_set_idle(conn, false, jiffies);
+	if (ret < 0)
+		return ret;
+	if (busy)
+		return busy;
+	if ((size_t)ret == len)
+		return 0;
+	return upcall_recv_exact(conn->sock, buf + ret, len - ret, UPCALL_MSG_TIMEOUT);
 }
 EXPORT_SYMBOL_GPL(upcall_conn_read);
 
@@ -136,15 +197,15 @@ EXPORT_SYMBOL_GPL(upcall_conn_read);
  * @buf:  data
  * @len:  number of bytes to write
  *
- * A peer that does not read for longer than the idle timeout fails the
- * write.
+ * A peer that does not take the bytes within UPCALL_MSG_TIMEOUT fails
+ * the write.
  *
  * Return: 0 when every byte was queued, a negative errno otherwise.
  */
 int upcall_conn_write(struct upcall_conn *conn, const void *buf, size_t len)
 {
 	struct socket *sock = conn->sock;
-	unsigned long deadline = jiffies + upcall_idle_jiffies();
+	unsigned long deadline = jiffies + UPCALL_MSG_TIMEOUT;
 	size_t done = 0;
 
 	while (done < len) {
@@ -282,6 +343,8 @@ static void upcall_conn_work(struct work_struct *work)
 	int ret;
 
 	ret = upcall_recv_exact(conn->sock, &id, 1, UPCALL_SELECT_TIMEOUT);
+	if (!ret)
+		ret = upcall_conn_set_idle(conn, false, jiffies);
 	if (ret) {
 		pr_debug("CID %u: no service selector (%d)\n", conn->peer_cid, ret);
 		goto out;
@@ -300,11 +363,42 @@ out:
 	mutex_lock(&upcall_lock);
 	list_del(&conn->node);
 	upcall_nr_conns--;
+	if (conn->evicted)
+		upcall_nr_evicted--;
 	mutex_unlock(&upcall_lock);
 	wake_up(&upcall_waitq);
 
 	sock_release(conn->sock);
 	kfree(conn);
+}
+
+/*
+ * At max_conns: closes the connection that has waited longest for its
+ * next message, so that a new one can be served. It keeps counting until
+ * its work item ends. Returns false if every connection is busy.
+ */
+static bool upcall_evict_idlest(u32 new_cid)
+{
+	struct upcall_conn *conn, *idlest = NULL;
+
+	lockdep_assert_held(&upcall_lock);
+
+	list_for_each_entry(conn, &upcall_conns, node) {
+		if (conn->idle && !conn->evicted &&
+		    (!idlest || time_before(conn->idle_since, idlest->idle_since)))
+			idlest = conn;
+	}
+	if (!idlest)
+		return false;
+
+	idlest->evicted = true;
+	idlest->idle = false;
+	upcall_nr_evicted++;
+	kernel_sock_shutdown(idlest->sock, SHUT_RDWR);
+	pr_notice_ratelimited("%u connections open: closing one from CID %u idle for %u s to serve a new one from CID %u\n",
+			      max_conns, idlest->peer_cid,
+			      jiffies_to_msecs(jiffies - idlest->idle_since) / 1000, new_cid);
+	return true;
 }
 
 /* Takes over @sock: serves it or closes it */
@@ -328,10 +422,15 @@ static void upcall_conn_start(struct socket *sock)
 		goto drop;
 	conn->sock = sock;
 	conn->peer_cid = addr.svm_cid;
+	/* Until the selector arrives it counts as idle */
+	conn->idle = true;
+	conn->idle_since = jiffies;
 	INIT_WORK(&conn->work, upcall_conn_work);
 
 	mutex_lock(&upcall_lock);
-	if (upcall_stopping || upcall_nr_conns >= max_conns) {
+	if (upcall_stopping ||
+	    (upcall_nr_conns - upcall_nr_evicted >= max_conns &&
+	     !upcall_evict_idlest(addr.svm_cid))) {
 		mutex_unlock(&upcall_lock);
 		pr_warn_ratelimited("%u connections busy, closing one from CID %u\n",
 				    max_conns, addr.svm_cid);
@@ -437,8 +536,8 @@ static int __init upcall_init(void)
 		pr_warn("max_conns=0 is invalid, using 1\n");
 		max_conns = 1;
 	}
-	if (!idle_timeout || idle_timeout > UPCALL_MAX_IDLE_TIMEOUT) {
-		idle_timeout = clamp(idle_timeout, 1U, UPCALL_MAX_IDLE_TIMEOUT);
+	if (idle_timeout > UPCALL_MAX_IDLE_TIMEOUT) {
+		idle_timeout = UPCALL_MAX_IDLE_TIMEOUT;
 		pr_warn("idle_timeout out of range, using %u s\n", idle_timeout);
 	}
 
