@@ -246,3 +246,17 @@ del_disk() {
 	[ "$BDF" = "$s1" ]
 	[ "$(disk_sum_in_guest "$DEV")" = "$D1_SUM" ]
 }
+
+@test "pci: DEL_PCI of a disk that is being read completes; the guest keeps running" {
+	local s1 dev
+	s1=$(pci_dev d1)
+	dev=$(blockdev_at "$s1")
+	# Keep the disk open and busy while it is removed.
+	guest_exec "sh -c 'while :; do dd if=/dev/$dev of=/dev/null bs=4k 2>/dev/null; done' </dev/null >/dev/null 2>&1 &"
+	guest_exec "sleep 3 </dev/$dev >/dev/null 2>&1 &"
+	del_disk d1 "$D1"
+	[ "$(guest_exec 'echo alive')" = alive ]
+	[ "$(disk_sum_in_guest "$(blockdev_at "$(pci_dev d2)")")" = "$D2_SUM" ]
+	add_disk d1 "$D1"
+	[ "$(disk_sum_in_guest "$DEV")" = "$D1_SUM" ]
+}
