@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "lock.h"
 #include "pci.h"
 
 /* How long pci del waits for QEMU's DEVICE_DELETED by default (capped by
@@ -233,17 +234,12 @@ static int refused(struct ctl *c, bool add, uint8_t bus, uint8_t devfn, int ret)
 			 add ? "ADD_PCI" : "DEL_PCI", name, upcall_strerror(ret), ret);
 }
 
+/* Without QMP: only the guest is told; the slot was given. */
 static int guest_only(struct ctl *c, struct pci_args *a)
 {
 	char name[16];
 	int rc, ret;
 
-	if (!a->have_slot)
-		return ctl_usage_error(c, pci_usage, "pci %s needs --slot or --bus/--devfn%s",
-				       a->add ? "add" : "del",
-				       " (--disk and --device need --qmp or --run)");
-	if (a->disk || a->device)
-		return ctl_usage_error(c, pci_usage, "--disk and --device need --qmp (or --run)");
 	slot_json(c, a->bus, a->devfn);
 	rc = guest_request(c, a->add, a->bus, a->devfn, &ret);
 	if (rc)
@@ -428,13 +424,39 @@ static int qemu_del(struct ctl *c, struct pci_args *a, struct qmp *q,
 	return CTL_OK;
 }
 
-int pci_main(struct ctl *c, int argc, char **argv)
+/* QEMU's side and the guest's, with a map of QEMU's slots */
+static int with_qemu(struct ctl *c, struct pci_args *a)
 {
-	struct pci_args a = { 0 };
 	struct pci_qemu_map *m;
 	struct qmp *q;
 	char errbuf[512];
 	int rc, err;
+
+	q = qmp_open(c->qmp, c->timeout_ms, &err, errbuf, sizeof(errbuf));
+	if (!q)
+		return ctl_error(c, CTL_EVMM, err, "%s", errbuf);
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		qmp_close(q);
+		return ctl_error(c, CTL_EVMM, ENOMEM, "out of memory");
+	}
+	err = pci_qemu_read_map(q, m);
+	if (err)
+		rc = ctl_error(c, CTL_EVMM, err, "reading QEMU's PCI slots: %s",
+			       qmp_last_error(q));
+	else
+		rc = a->add ? qemu_add(c, a, q, m) : qemu_del(c, a, q, m);
+	free(m);
+	qmp_close(q);
+	return rc;
+}
+
+int pci_main(struct ctl *c, int argc, char **argv)
+{
+	struct ctl_status st = { 0 };
+	struct pci_args a = { 0 };
+	struct ctl_lock lk;
+	int rc;
 
 	if (argc < 2)
 		return ctl_usage_error(c, pci_usage, "pci: missing action (add or del)");
@@ -454,24 +476,16 @@ int pci_main(struct ctl *c, int argc, char **argv)
 				   PCI_UNPLUG_WAIT_MS;
 	json_object_object_add(c->result, "command",
 			       json_object_new_string(a.add ? "pci add" : "pci del"));
-	if (!c->qmp)
-		return guest_only(c, &a);
+	if (!c->qmp && (a.disk || a.device))
+		return ctl_usage_error(c, pci_usage, "--disk and --device need --qmp (or --run)");
+	if (!c->qmp && !a.have_slot)
+		return ctl_usage_error(c, pci_usage, "pci %s needs --slot or --bus/--devfn",
+				       a.add ? "add" : "del");
 
-	q = qmp_open(c->qmp, c->timeout_ms, &err, errbuf, sizeof(errbuf));
-	if (!q)
-		return ctl_error(c, CTL_EVMM, err, "%s", errbuf);
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		qmp_close(q);
-		return ctl_error(c, CTL_EVMM, ENOMEM, "out of memory");
-	}
-	err = pci_qemu_read_map(q, m);
-	if (err)
-		rc = ctl_error(c, CTL_EVMM, err, "reading QEMU's PCI slots: %s",
-			       qmp_last_error(q));
-	else
-		rc = a.add ? qemu_add(c, &a, q, m) : qemu_del(c, &a, q, m);
-	free(m);
-	qmp_close(q);
+	/* QEMU's slots and the guest's answer under the VM's lock (lock.h) */
+	if (ctl_lock_vm(c, &lk, &st))
+		return ctl_report(c, &st, NULL);
+	rc = c->qmp ? with_qemu(c, &a) : guest_only(c, &a);
+	ctl_unlock_vm(&lk);
 	return rc;
 }

@@ -126,3 +126,16 @@ EOF2
 	[[ $status -eq 4 ]]
 	jq -e '.error | contains("query-pci") or contains("PCI slots")' <<<"$output"
 }
+
+@test "pci: waits for the VM's lock like cpu and mmio, then exits 3 (EBUSY)" {
+	start_fake
+	# Another run holds the VM's lock (lock.h): the QMP socket's lock file.
+	exec 9>"$RUN/qmp.sock.lock"
+	flock -n 9
+	run_json --run "$RUN" --lock-wait 0.3 pci del --slot 00:05.0
+	exec 9>&-
+	[[ $status -eq 3 ]]
+	jq -e '.errno == 16' <<<"$output"
+	run_json --run "$RUN" --no-lock --uds "$RUN/vsock.sock" pci add --slot 00:05.0 --qmp "$BATS_TEST_TMPDIR/none.qmp"
+	[[ $status -eq 4 ]]
+}
