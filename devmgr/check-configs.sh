@@ -4,8 +4,8 @@
 # TAP: builds the patched guest kernel in the two configurations the series
 # supports, through tools/kernel-build.sh (cached by input hash, so this is
 # cheap once built), and checks the resulting .config of each:
-#   - full:        base.config + upcall.config (server, device manager, vCPU
-#                  and virtio-mmio hotplug) -- the guests' kernel;
+#   - full:        base.config + upcall.config (server, device manager, vCPU,
+#                  virtio-mmio and PCI hotplug) -- the guests' kernel;
 #   - server-only: base.config + devmgr/config/server-only.config (no
 #                  device manager service). Not on top of upcall.config:
 #                  kernel-build.sh checks that every fragment line holds.
@@ -37,6 +37,7 @@ full_config() {
 	local c=$OUTDIR/bzImage-upcall.config
 	has "$c" CONFIG_UPCALL=y && has "$c" CONFIG_UPCALL_DEVMGR=y &&
 		has "$c" CONFIG_UPCALL_DEVMGR_CPU=y && has "$c" CONFIG_UPCALL_DEVMGR_MMIO=y &&
+		has "$c" CONFIG_UPCALL_DEVMGR_PCI=y &&
 		has "$c" CONFIG_X86_TOPOLOGY_HOTPLUG=y && lacks "$c" CONFIG_ACPI
 }
 
@@ -51,7 +52,7 @@ export -f build has lacks full_config server_config
 
 tools/tap-check.sh "build: base + upcall (full)" \
 	build "$OUTDIR/bzImage-upcall" --config "$BASE" --config "$UPCALL"
-tools/tap-check.sh "full config: server, devmgr, CPU and MMIO hotplug, no ACPI" full_config
+tools/tap-check.sh "full config: server, devmgr, CPU, MMIO and PCI hotplug, no ACPI" full_config
 tools/tap-check.sh "build: base + server-only" \
 	build "$OUTDIR/bzImage-server-only" --config "$BASE" --config "$SERVER"
 tools/tap-check.sh "server-only config: server without device manager" server_config

@@ -1,8 +1,9 @@
-# tests/tests.mk: the end-to-end hotplug suites (vCPU on pc, virtio-mmio on
+# tests/tests.mk: the end-to-end hotplug suites (vCPU and PCI on pc, virtio-mmio on
 # microvm, protocol abuse) and `make demo`. Targets here start with
 # hotplug- / demo.
 
 HOTPLUG_BATS := tests/e2e/hotplug-cpu.bats tests/e2e/hotplug-mmio.bats \
+	tests/e2e/hotplug-pci.bats \
 	tests/e2e/protocol.bats
 
 CHECK_SUITES += e2e-hotplug

@@ -112,6 +112,7 @@ int ctl_parse_u32(const char *s, uint32_t *v);
 /* Subcommands. argv[0] is the subcommand's name. */
 int cpu_main(struct ctl *c, int argc, char **argv);
 int mmio_main(struct ctl *c, int argc, char **argv);
+int pci_main(struct ctl *c, int argc, char **argv);
 int status_main(struct ctl *c, int argc, char **argv);
 int wait_ready_main(struct ctl *c, int argc, char **argv);
 

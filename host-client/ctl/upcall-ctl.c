@@ -18,6 +18,7 @@ static const struct {
 } subcommands[] = {
 	{ "cpu", cpu_main, "hot-add or hot-remove vCPUs (add|del)" },
 	{ "mmio", mmio_main, "announce or withdraw a virtio-mmio device (add|del)" },
+	{ "pci", pci_main, "hot-add or hot-remove a PCI device (add|del)" },
 	{ "status", status_main, "show the guest agent's status" },
 	{ "wait-ready", wait_ready_main, "wait until the guest's upcall server answers" },
 };
@@ -33,7 +34,7 @@ static void usage(FILE *f, const char *prog)
 		"  --uds PATH         hybrid vsock Unix socket of the VMM\n"
 		"  --cid N            guest CID, kernel AF_VSOCK instead of --uds\n"
 		"  --port N           guest port of the upcall server (default 219)\n"
-		"  --qmp PATH         QEMU's QMP socket: create/remove vCPUs there\n"
+		"  --qmp PATH         QEMU's QMP socket: create/remove vCPUs and PCI devices there\n"
 		"  --run DIR          launcher run folder: DIR/vsock.sock, DIR/qmp.sock,\n"
 		"                     DIR/devices.json\n"
 		"  --devices FILE     devices.json for 'mmio --device'\n"
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rc < 0 && optind >= argc)
-		rc = ctl_usage_error(&c, NULL, "missing subcommand (cpu, mmio, status, wait-ready)");
+		rc = ctl_usage_error(&c, NULL, "missing subcommand (cpu, mmio, pci, status, wait-ready)");
 	if (rc < 0) {
 		const char *name = argv[optind];
 

@@ -44,6 +44,7 @@ extern "C" {
 #define UPCALL_SERVICE_DEVMGR 'd'
 #define UPCALL_CPU_PAYLOAD_SIZE 258u
 #define UPCALL_MMIO_PAYLOAD_SIZE 24u
+#define UPCALL_PCI_PAYLOAD_SIZE 2u
 #define UPCALL_CPU_REPLY_SIZE 4u
 #define UPCALL_MAX_CPU_BATCH 255u
 #define UPCALL_DEFAULT_TIMEOUT_MS 5000
@@ -94,6 +95,10 @@ int upcall_encode_cpu(uint8_t *buf, enum upcall_msg_type type,
  * window that wraps around the address space. */
 int upcall_encode_mmio(uint8_t *buf, enum upcall_msg_type type,
 		       uint64_t base, uint64_t size, uint32_t irq);
+/* Fill buf with a PCI request for the slot devfn (slot << 3 | function) of
+ * bus busno, PCI domain 0. -EINVAL on a bad type. */
+int upcall_encode_pci(uint8_t *buf, enum upcall_msg_type type,
+		      uint8_t busno, uint8_t devfn);
 void upcall_decode_header(const uint8_t *buf, struct upcall_header *hdr);
 /* 0 if buf (len bytes) is exactly the device manager's greeting, -EPROTO
  * (or -EMSGSIZE for a wrong length) otherwise. */
@@ -153,6 +158,13 @@ int upcall_mmio_add(struct upcall *h, uint64_t base, uint64_t size,
 		    uint32_t irq, struct upcall_reply *reply);
 int upcall_mmio_del(struct upcall *h, uint64_t base, uint64_t size,
 		    uint32_t irq, struct upcall_reply *reply);
+/* PCI: tell the guest to scan (add) or remove (del) the slot devfn of bus
+ * busno (domain 0), after the VMM plugged the device in or before it
+ * unplugs it. The reply carries only ret. Same return values as above. */
+int upcall_pci_add(struct upcall *h, uint8_t busno, uint8_t devfn,
+		   struct upcall_reply *reply);
+int upcall_pci_del(struct upcall *h, uint8_t busno, uint8_t devfn,
+		   struct upcall_reply *reply);
 
 /* Agent status service (guest port UPCALL_AGENT_PORT): send one request
  * line (without '\n') on a connected handle and read one reply line into

@@ -67,6 +67,17 @@ int upcall_encode_mmio(uint8_t *buf, enum upcall_msg_type type,
 	return 0;
 }
 
+int upcall_encode_pci(uint8_t *buf, enum upcall_msg_type type,
+		      uint8_t busno, uint8_t devfn)
+{
+	if (type != UPCALL_MSG_ADD_PCI && type != UPCALL_MSG_DEL_PCI)
+		return -EINVAL;
+	put_header(buf, UPCALL_PCI_PAYLOAD_SIZE, type);
+	buf[UPCALL_HDR_SIZE + 0] = busno;
+	buf[UPCALL_HDR_SIZE + 1] = devfn;
+	return 0;
+}
+
 void upcall_decode_header(const uint8_t *buf, struct upcall_header *hdr)
 {
 	hdr->magic_version = get_le32(buf + 0);

@@ -51,4 +51,9 @@ int uc_read_all(struct upcall *h, void *buf, size_t len, int64_t deadline,
 ssize_t uc_read_line(struct upcall *h, char *line, size_t max,
 		     int64_t deadline, const char *what);
 
+/* Send an encoded request of a type without a reply payload (MMIO, PCI)
+ * and decode its reply, as the upcall_*_add/del calls do. */
+int uc_exchange(struct upcall *h, const uint8_t *req, uint32_t type,
+		struct upcall_reply *reply);
+
 #endif /* UPCALL_INTERNAL_H */

@@ -182,3 +182,9 @@ int upcall_mmio_del(struct upcall *h, uint64_t base, uint64_t size,
 {
 	return mmio_request(h, UPCALL_MSG_DEL_MMIO, base, size, irq, reply);
 }
+
+int uc_exchange(struct upcall *h, const uint8_t *req, uint32_t type,
+		struct upcall_reply *reply)
+{
+	return exchange(h, req, type, 0, reply);
+}

@@ -15,6 +15,8 @@ Requests (each one word, fields separated by ':'):
   cpu-add:IDS  cpu-del:IDS       IDS: APIC IDs, e.g. 1 or 1,2 (may be empty)
   mmio-add:BASE:SIZE:IRQ         numbers in C syntax (0xfeb00e00)
   mmio-del:BASE:SIZE:IRQ
+  pci-add:BUS:DEVFN  pci-del:BUS:DEVFN   Dragonball's bytes: msg_size 2,
+                                 payload u8 busno, u8 devfn (0x28 = 05.0)
   raw:MAGIC:SIZE:TYPE:FLAGS[:HEX]  any header, payload bytes in hex
   trickle:cpu-add:IDS            a request sent in 7-byte pieces, 20 ms apart
   half-close:REQUEST             the first half of REQUEST, then close the
@@ -37,7 +39,8 @@ import time
 MAGIC = 0x444D0100
 MSG_LEN = 1024
 HDR = struct.Struct("<IIII")
-TYPES = {"cpu-add": 1, "cpu-del": 2, "mmio-add": 5, "mmio-del": 6}
+TYPES = {"cpu-add": 1, "cpu-del": 2, "mmio-add": 5, "mmio-del": 6,
+         "pci-add": 7, "pci-del": 8}
 
 
 class Error(Exception):
@@ -103,6 +106,9 @@ def build(word):
     if kind in ("mmio-add", "mmio-del"):
         base, size, irq = (int(x, 0) for x in parts[1:4])
         return message(MAGIC, 24, TYPES[kind], 0, struct.pack("<QQI4x", base, size, irq))
+    if kind in ("pci-add", "pci-del"):
+        busno, devfn = (int(x, 0) for x in parts[1:3])
+        return message(MAGIC, 2, TYPES[kind], 0, struct.pack("<BB", busno, devfn))
     if kind == "raw":
         magic, size, mtype, flags = (int(x, 0) for x in parts[1:5])
         payload = bytes.fromhex(parts[5]) if len(parts) > 5 else b""

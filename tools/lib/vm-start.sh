@@ -138,7 +138,7 @@ vm_start() {
 	fi
 	# A backend left over from a VM that died: stop it before reusing the folder.
 	vm_stop_quiet "$VM_DIR" || vm_die "cannot stop what is left in $VM_DIR"
-	rm -f "$VM_DIR"/{console.log,qmp.sock,qemu.pid,qemu.log,devices.json,vm.env,vsockd.log,vsockd.pid}
+	rm -f "$VM_DIR"/{console.log,qmp.sock,qemu.pid,qemu.log,devices.json,pci.json,vm.env,vsockd.log,vsockd.pid}
 
 	local vsockd=$VM_TOP/build/bin/upcall-vsockd
 	if [[ $vsock -eq 1 && ! -x $vsockd ]]; then
@@ -208,6 +208,10 @@ vm_start() {
 		}
 	else
 		echo "[]" >"$VM_DIR/devices.json"
+		vm_write_pci_map "$VM_DIR" || {
+			vm_stop_quiet "$VM_DIR"
+			vm_die "reading QEMU's PCI slots failed"
+		}
 	fi
 	{
 		echo "MACHINE=$machine"
@@ -266,5 +270,25 @@ import os
 os.rename(out + ".tmp", out)
 for d in devices:
     print("vm: disk %s: virtio-mmio %s size %s irq %d (not announced)" % (d["id"], d["base"], d["size"], d["irq"]))
+EOF
+}
+
+# pc: writes pci.json, QEMU's devices on pci.0 at boot (the slots a PCI
+# hot-add cannot use), for tests and people: [{"slot": "00:02.0", "id":
+# "vsock0", "class": "...", "vendor": "0x1af4", "device": "0x1053"}, ...].
+vm_write_pci_map() {
+	local dir=$1 pci
+	pci=$(python3 "$VM_TOOLS/lib/qmp.py" "$dir/qmp.sock" '{"execute":"query-pci"}') || return 1
+	python3 - "$dir/pci.json" "$pci" <<'EOF'
+import json, os, sys
+out, buses = sys.argv[1], json.loads(sys.argv[2])
+devices = [{"slot": "%02x:%02x.%d" % (d["bus"], d["slot"], d["function"]),
+            "id": d.get("qdev_id", ""), "class": d["class_info"].get("desc", ""),
+            "vendor": "0x%04x" % d["id"]["vendor"], "device": "0x%04x" % d["id"]["device"]}
+           for b in buses if b["bus"] == 0 for d in b["devices"]]
+with open(out + ".tmp", "w") as f:
+    json.dump(devices, f, indent=1)
+    f.write("\n")
+os.rename(out + ".tmp", out)
 EOF
 }

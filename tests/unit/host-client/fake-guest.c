@@ -206,6 +206,8 @@ static void serve(struct fake_guest *g, int fd)
 			}
 		} else if (type == 5 || type == 6) {
 			le32(reply + 16, (uint32_t)g->mmio_ret);
+		} else if (type == 7 || type == 8) {
+			le32(reply + 16, (uint32_t)g->pci_ret);
 		} else {
 			le32(reply + 16, (uint32_t)-EOPNOTSUPP);
 		}

@@ -3,7 +3,8 @@
  * fake-vm: a launcher run folder without a VM, for the CLI tests.
  *
  *   fake-vm --dir DIR [--cpu-accept K] [--cpu-errno ERRNO] [--kata]
- *           [--reply-delay-ms MS] [--mmio-ret ERRNO] [--status JSON]
+ *           [--reply-delay-ms MS] [--mmio-ret ERRNO] [--pci-ret ERRNO]
+ *           [--status JSON]
  *           [--bad-greeting] [--silent] [--slots N]
  *
  * --kata answers failures as Kata's guest does (msg_size 0, apic_index
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
 			g.reply_delay_ms = (unsigned int)atoi(argv[++i]);
 		else if (!strcmp(a, "--mmio-ret") && v)
 			g.mmio_ret = -atoi(argv[++i]);
+		else if (!strcmp(a, "--pci-ret") && v)
+			g.pci_ret = -atoi(argv[++i]);
 		else if (!strcmp(a, "--status") && v)
 			g.status_line = argv[++i];
 		else if (!strcmp(a, "--slots") && v)

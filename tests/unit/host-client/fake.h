@@ -36,6 +36,7 @@ struct fake_guest {
 	unsigned int reply_delay_ms; /* wait this long before each reply */
 	unsigned int garbage_replies; /* the first N replies: wrong magic */
 	int32_t mmio_ret;
+	int32_t pci_ret;         /* ret of ADD_PCI / DEL_PCI replies */
 	bool track_present;      /* refuse ADD of present / DEL of absent IDs */
 	bool present[256];
 	const char *status_line; /* agent reply (port 1219), without '\n' */

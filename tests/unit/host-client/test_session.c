@@ -49,6 +49,11 @@ static void golden(uint8_t *img, const char *hex)
 #define GOLDEN_DEL_MMIO "00014d44 18000000 06000000 00000000 " \
 	"00c0fefe01000000 0010000000000000 05000000 00000000"
 
+/* ADD_PCI bus 0 slot 5 (devfn 0x28), DEL_PCI bus 1 devfn 0xf0: msg_size 2,
+ * payload u8 busno, u8 devfn (Dragonball's layout). */
+#define GOLDEN_ADD_PCI "00014d44 02000000 07000000 00000000 00 28"
+#define GOLDEN_DEL_PCI "00014d44 02000000 08000000 00000000 01 f0"
+
 static const uint8_t ids123[] = { 1, 2, 3 };
 static const uint8_t ids75[] = { 7, 5 };
 
@@ -80,6 +85,22 @@ static void codec_mmio_golden(void **state)
 	golden(img, GOLDEN_DEL_MMIO);
 	assert_int_equal(upcall_encode_mmio(buf, UPCALL_MSG_DEL_MMIO, 0x1fefec000ULL, 0x1000, 5), 0);
 	assert_memory_equal(buf, img, 1024);
+}
+
+static void codec_pci_golden(void **state)
+{
+	uint8_t img[1024], buf[1024];
+
+	(void)state;
+	golden(img, GOLDEN_ADD_PCI);
+	memset(buf, 0x55, sizeof(buf));
+	assert_int_equal(upcall_encode_pci(buf, UPCALL_MSG_ADD_PCI, 0, 0x28), 0);
+	assert_memory_equal(buf, img, 1024);
+	golden(img, GOLDEN_DEL_PCI);
+	assert_int_equal(upcall_encode_pci(buf, UPCALL_MSG_DEL_PCI, 1, 0xf0), 0);
+	assert_memory_equal(buf, img, 1024);
+	assert_int_equal(upcall_encode_pci(buf, UPCALL_MSG_ADD_MMIO, 0, 0x28), -EINVAL);
+	assert_int_equal(upcall_encode_pci(buf, UPCALL_MSG_DEL_CPU, 0, 0x28), -EINVAL);
 }
 
 static void codec_encode_rejects(void **state)
@@ -335,6 +356,31 @@ static void session_golden_requests(void **state)
 	assert_memory_equal(f->g.req[2], img, 1024);
 	golden(img, GOLDEN_DEL_MMIO);
 	assert_memory_equal(f->g.req[3], img, 1024);
+}
+
+static void session_pci(void **state)
+{
+	struct fixture *f = *state;
+	struct upcall_reply r;
+	uint8_t img[1024];
+
+	start_pair(f);
+	assert_int_equal(upcall_devmgr_start(f->h), 0);
+	assert_int_equal(upcall_pci_add(f->h, 0, 0x28, &r), 0);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(r.msg_type, UPCALL_MSG_ADD_PCI);
+	f->g.pci_ret = -ENODEV;
+	assert_int_equal(upcall_pci_del(f->h, 1, 0xf0, &r), 0);
+	assert_int_equal(r.ret, -ENODEV);
+	assert_false(r.has_apic_index);
+	assert_non_null(strstr(upcall_last_error(f->h), "guest refused DEL_PCI"));
+	assert_int_equal(upcall_pci_add(f->h, 0, 0x28, NULL), -EINVAL);
+	run_and_stop(f);
+	assert_int_equal(f->g.n_req, 2);
+	golden(img, GOLDEN_ADD_PCI);
+	assert_memory_equal(f->g.req[0], img, 1024);
+	golden(img, GOLDEN_DEL_PCI);
+	assert_memory_equal(f->g.req[1], img, 1024);
 }
 
 static void session_partial_cpu(void **state)
@@ -762,6 +808,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(codec_cpu_golden),
 		cmocka_unit_test(codec_mmio_golden),
+		cmocka_unit_test(codec_pci_golden),
 		cmocka_unit_test(codec_encode_rejects),
 		cmocka_unit_test(codec_greeting),
 		cmocka_unit_test(codec_replies),
@@ -769,6 +816,7 @@ int main(void)
 		cmocka_unit_test(codec_hybrid),
 		cmocka_unit_test(strerror_text),
 		cmocka_unit_test_setup_teardown(session_golden_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_pci, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_partial_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_stale_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(session_kata_refusal, setup, teardown),

@@ -82,9 +82,14 @@ int upcall_dm_run_bounded(int (*fn)(void *data), void *data, const char *what)
 	struct upcall_dm_job *job;
 	int ret;
 
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
-	if (!job)
-		return -ENOMEM;
+	/*
+	 * The caller hands @data over with this call, so the helper must not
+	 * fail before fn runs: otherwise an -ENOMEM of the helper could not
+	 * be told from one of fn, and nobody would own @data. The job is a
+	 * small allocation; __GFP_NOFAIL only makes explicit that it waits
+	 * for memory instead of failing.
+	 */
+	job = kzalloc(sizeof(*job), GFP_KERNEL | __GFP_NOFAIL);
 	INIT_WORK(&job->work, upcall_dm_job_work);
 	init_completion(&job->done);
 	refcount_set(&job->users, 2);
@@ -160,6 +165,22 @@ static int upcall_dm_mmio_request(const struct upcall_dm_msg *req, u32 type)
 	return upcall_dm_mmio_del(base, size);
 }
 
+/*
+ * The PCI actions take the PCI core's own rescan/remove lock and run as
+ * bounded actions (devmgr_pci.c), so a PCI driver that blocks in probe or
+ * removal holds up neither this connection nor CPU and virtio-mmio
+ * requests.
+ */
+static int upcall_dm_pci_request(const struct upcall_dm_msg *req, u32 type)
+{
+	if (le32_to_cpu(req->hdr.msg_size) != UPCALL_DM_PCI_REQ_SIZE)
+		return -EINVAL;
+
+	if (type == UPCALL_DM_ADD_PCI)
+		return upcall_dm_pci_add(req->pci.busno, req->pci.devfn);
+	return upcall_dm_pci_del(req->pci.busno, req->pci.devfn);
+}
+
 /* Fills @rep with the answer to @req; every request gets one */
 static void upcall_dm_process(const struct upcall_dm_msg *req,
 			      struct upcall_dm_msg *rep)
@@ -177,6 +198,8 @@ static void upcall_dm_process(const struct upcall_dm_msg *req,
 		ret = upcall_dm_cpu_request(req, type, &apic_index);
 	else if (type == UPCALL_DM_ADD_MMIO || type == UPCALL_DM_DEL_MMIO)
 		ret = upcall_dm_mmio_request(req, type);
+	else if (type == UPCALL_DM_ADD_PCI || type == UPCALL_DM_DEL_PCI)
+		ret = upcall_dm_pci_request(req, type);
 	else
 		ret = -EOPNOTSUPP;
 
@@ -248,9 +271,10 @@ static int __init upcall_dm_init(void)
 		return ret;
 	}
 
-	pr_info("service 'd' ready (vCPU hotplug: %s, virtio-mmio hotplug: %s)\n",
+	pr_info("service 'd' ready (vCPU hotplug: %s, virtio-mmio hotplug: %s, PCI hotplug: %s)\n",
 		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_CPU)),
-		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_MMIO)));
+		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_MMIO)),
+		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_PCI)));
 	return 0;
 }
 
@@ -271,5 +295,5 @@ static void __exit upcall_dm_exit(void)
 module_init(upcall_dm_init);
 module_exit(upcall_dm_exit);
 
-MODULE_DESCRIPTION("Upcall device manager: vCPU and virtio-mmio hotplug requested by the VMM");
+MODULE_DESCRIPTION("Upcall device manager: vCPU, virtio-mmio and PCI hotplug requested by the VMM");
 MODULE_LICENSE("GPL");

@@ -57,6 +57,12 @@ struct upcall_dm_mmio_req {
 	u8 reserved[4];
 };
 
+/* ADD_PCI and DEL_PCI request payload: a slot of PCI domain 0 */
+struct upcall_dm_pci_req {
+	u8 busno;
+	u8 devfn;
+};
+
 /* Reply payload: ret for every reply, apic_index for CPU replies only */
 struct upcall_dm_reply {
 	__le32 ret;		/* 0 or a negative errno */
@@ -68,6 +74,7 @@ struct upcall_dm_msg {
 	union {
 		struct upcall_dm_cpu_req cpu;
 		struct upcall_dm_mmio_req mmio;
+		struct upcall_dm_pci_req pci;
 		struct upcall_dm_reply reply;
 		u8 payload[UPCALL_DM_MSG_LEN - sizeof(struct upcall_dm_header)];
 	};
@@ -79,10 +86,13 @@ struct upcall_dm_msg {
 #define UPCALL_DM_MMIO_REPLY_SIZE	0
 /* A virtio-mmio window holds at least the register block */
 #define UPCALL_DM_MMIO_MIN_SIZE		0x200
+#define UPCALL_DM_PCI_REQ_SIZE		2
+#define UPCALL_DM_PCI_REPLY_SIZE	0
 
 static_assert(sizeof(struct upcall_dm_header) == 16);
 static_assert(sizeof(struct upcall_dm_cpu_req) == UPCALL_DM_CPU_REQ_SIZE);
 static_assert(sizeof(struct upcall_dm_mmio_req) == UPCALL_DM_MMIO_REQ_SIZE);
+static_assert(sizeof(struct upcall_dm_pci_req) == UPCALL_DM_PCI_REQ_SIZE);
 static_assert(sizeof(struct upcall_dm_msg) == UPCALL_DM_MSG_LEN);
 static_assert(offsetof(struct upcall_dm_msg, hdr.msg_size) == 4);
 static_assert(offsetof(struct upcall_dm_msg, hdr.msg_type) == 8);
@@ -94,6 +104,8 @@ static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_base) == 16);
 static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_size) == 24);
 static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_irq) == 32);
 static_assert(offsetof(struct upcall_dm_msg, mmio.reserved) == 36);
+static_assert(offsetof(struct upcall_dm_msg, pci.busno) == 16);
+static_assert(offsetof(struct upcall_dm_msg, pci.devfn) == 17);
 static_assert(offsetof(struct upcall_dm_msg, reply.ret) == 16);
 static_assert(offsetof(struct upcall_dm_msg, reply.apic_index) == 20);
 
@@ -110,7 +122,8 @@ static_assert(offsetof(struct upcall_dm_msg, reply.apic_index) == 20);
  *
  * Return: what fn(data) returned if it finished in time; -ETIMEDOUT if it
  * did not (fn goes on in the background, and its result is logged when it
- * ends); -ENOMEM.
+ * ends). The helper itself never fails: fn always runs, so whatever else
+ * is returned (-ENOMEM included) is fn's own result.
  *
  * Rules for the caller:
  * - After -ETIMEDOUT, fn still owns @data: the caller must not touch it.
@@ -173,6 +186,27 @@ static inline int upcall_dm_mmio_del(u64 base, u64 size)
 }
 
 static inline void upcall_dm_mmio_del_all(void) { }
+#endif
+
+/*
+ * PCI actions on the slot of @devfn on bus @busno of domain 0. @devfn
+ * must name function 0 (-EINVAL otherwise); the whole slot is added or
+ * removed. Bounded like the other driver actions: -ETIMEDOUT when the
+ * action did not finish in time, -EBUSY while an earlier one still runs.
+ */
+#ifdef CONFIG_UPCALL_DEVMGR_PCI
+int upcall_dm_pci_add(u8 busno, u8 devfn);
+int upcall_dm_pci_del(u8 busno, u8 devfn);
+#else
+static inline int upcall_dm_pci_add(u8 busno, u8 devfn)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int upcall_dm_pci_del(u8 busno, u8 devfn)
+{
+	return -EOPNOTSUPP;
+}
 #endif
 
 #endif /* _UPCALL_DEVMGR_H */
