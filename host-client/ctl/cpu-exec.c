@@ -213,6 +213,45 @@ out:
 	upcall_free(h);
 }
 
+/* del: fewer released than wanted: say why, with the errno of the vCPU
+ * the guest refused (never the last reply's, which may be a success). */
+static void del_shortfall(struct cpu_outcome *o, unsigned int released)
+{
+	const struct cpu_plan *p = &o->plan;
+	const struct cpu_item *refused = NULL;
+	char absent[256] = "";
+	size_t used = 0;
+
+	for (unsigned int i = 0; i < p->n; i++) {
+		const struct cpu_item *it = &p->item[i];
+
+		if (it->fate == CPU_FATE_REFUSED && !refused)
+			refused = it;
+		if (it->fate == CPU_FATE_ABSENT && used < sizeof(absent)) {
+			int w = snprintf(absent + used, sizeof(absent) - used, "%s%u",
+					 used ? ", " : "", it->apic_id);
+
+			if (w > 0)
+				used += (size_t)w;
+		}
+	}
+	if (refused)
+		ctl_fail(&o->status, CTL_EGUEST, refused->err,
+			 "guest released %u of %u vCPU(s), refused APIC ID %u: %s%s%s",
+			 released, p->want, refused->apic_id,
+			 upcall_strerror(-refused->err),
+			 used ? "; it has no CPU with APIC ID " : "", absent);
+	else if (used)
+		ctl_fail(&o->status, CTL_EGUEST, ENODEV,
+			 "guest released %u of %u vCPU(s); it has no CPU with APIC ID %s%s",
+			 released, p->want, absent,
+			 p->qemu ? " (released earlier, still in QEMU)" : "");
+	else
+		ctl_fail(&o->status, CTL_EGUEST, ENOENT,
+			 "guest released %u of %u vCPU(s): no more candidates",
+			 released, p->want);
+}
+
 /* DEL_CPU batches until the plan has released enough. */
 static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 		     struct cpu_outcome *o)
@@ -243,28 +282,23 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 				 upcall_strerror(r.ret), count);
 			break;
 		}
-		if (r.ret)
+		if (r.ret && cpu_answer_done(&ans, count) == 0 && count > 1)
+			ctl_debug(c, "guest refused the whole DEL_CPU batch (%s) without naming an APIC ID: asking them one at a time",
+				  upcall_strerror(r.ret));
+		else if (r.ret)
 			ctl_debug(c, "guest refused to release APIC ID %u: %s",
-				  ids[r.apic_index], upcall_strerror(r.ret));
+				  ids[cpu_answer_done(&ans, count)], upcall_strerror(r.ret));
 	}
 	upcall_free(h);
 	released = cpu_plan_count(p, CPU_FATE_RELEASED);
-	if (released < p->want && o->have_reply) {
-		unsigned int refused = 0;
-
-		for (unsigned int i = 0; i < p->n; i++)
-			if (p->item[i].fate == CPU_FATE_REFUSED)
-				refused = p->item[i].apic_id;
-		ctl_fail(&o->status, CTL_EGUEST, o->reply.ret,
-			 "guest released %u of %u vCPU(s), refused APIC ID %u: %s",
-			 released, p->want, refused, upcall_strerror(o->reply.ret));
-	}
+	if (released < p->want && o->have_reply)
+		del_shortfall(o, released);
 	/* The guest let them go: that stands even if QEMU keeps them. */
 	if (q)
 		unplug(q, o, p->item, p->n, CPU_FATE_RELEASED, a->unplug_wait_ms);
 }
 
-/* Without QEMU: one ADD_CPU or DEL_CPU with the given APIC IDs. */
+/* Without QEMU: one ADD_CPU with the given APIC IDs. */
 static void exec_guest_only(struct ctl *c, struct cpu_outcome *o)
 {
 	struct cpu_plan *p = &o->plan;
@@ -336,7 +370,9 @@ int cpu_execute(struct ctl *c, const struct cpu_args *a, struct cpu_outcome *o)
 		ctl_fail(&o->status, pe.code, pe.err, "%s", pe.msg);
 	} else {
 		o->planned = true;
-		if (!o->qemu) {
+		if (!o->qemu && !a->add) {
+			exec_del(c, a, NULL, o); /* same batches, nothing to unplug */
+		} else if (!o->qemu) {
 			exec_guest_only(c, o);
 		} else {
 			name_items(o->plan.item, o->plan.n, &l);

@@ -283,7 +283,7 @@ bool cpu_plan_del_next(const struct cpu_plan *p, unsigned int *first,
 
 	if (p->stop || released >= p->want || p->next >= p->n)
 		return false;
-	left = p->want - released;
+	left = p->singly ? 1 : p->want - released;
 	*first = p->next;
 	*count = left < p->n - p->next ? left : p->n - p->next;
 	return true;
@@ -293,8 +293,9 @@ void cpu_plan_del_answer(struct cpu_plan *p, unsigned int first,
 			 unsigned int count, const struct cpu_answer *a)
 {
 	long done = cpu_answer_done(a, count);
+	struct cpu_item *it;
 
-	if (first >= p->n || count > p->n - first)
+	if (first >= p->n || count == 0 || count > p->n - first)
 		return;
 	if (done < 0) {
 		for (unsigned int i = first; i < first + count; i++)
@@ -303,13 +304,21 @@ void cpu_plan_del_answer(struct cpu_plan *p, unsigned int first,
 		p->stop = true;
 		return;
 	}
+	if (done == 0 && count > 1) {
+		/* Refused as a whole: which ID is unknown. Ask them singly. */
+		p->singly = true;
+		p->next = first;
+		return;
+	}
 	for (unsigned int i = first; i < first + (unsigned int)done; i++)
 		p->item[i].fate = CPU_FATE_RELEASED;
 	if ((unsigned int)done == count) {
 		p->next = first + count;
 		return;
 	}
-	p->item[first + done].fate = CPU_FATE_REFUSED;
+	it = &p->item[first + done];
+	it->err = a->r.ret < 0 ? -a->r.ret : a->r.ret;
+	it->fate = it->err == ENODEV ? CPU_FATE_ABSENT : CPU_FATE_REFUSED;
 	p->next = first + (unsigned int)done + 1;
 	if (p->explicit_ids)
 		p->stop = true;

@@ -39,6 +39,9 @@ enum cpu_fate {
 	CPU_FATE_UNKNOWN,    /* the guest may or may not run on it (no reply,
 			      * or a refusal without a trusted apic_index):
 			      * left in QEMU and reported */
+	CPU_FATE_ABSENT,     /* del: the guest has no such CPU (-ENODEV for
+			      * it alone: released earlier, QEMU kept it):
+			      * skipped, nothing to remove */
 };
 
 /* What QEMU did when asked to remove a vCPU. */
@@ -56,6 +59,7 @@ struct cpu_item {
 				  * value QEMU reports */
 	bool create;             /* add: needs device_add (QEMU lacks it) */
 	enum cpu_fate fate;
+	int err;                 /* REFUSED/ABSENT: the guest's errno (> 0) */
 	/* execution (filled by cpu-exec.c) */
 	bool created;            /* device_add succeeded in this run */
 	char device[64];         /* QEMU device name, "" without QEMU */
@@ -74,6 +78,8 @@ struct cpu_plan {
 	unsigned int want;
 	unsigned int next;       /* del: first candidate not asked yet */
 	bool stop;               /* del: no further batch */
+	bool singly;             /* del: a batch was refused as a whole: ask
+				  * the rest one APIC ID at a time */
 	/* add COUNT with fewer free slots than COUNT: hot-added vCPUs QEMU
 	 * kept after 'cpu del' (pc cannot unplug them from an ACPI-free
 	 * guest), offered to the guest alone, highest APIC ID first, until
@@ -151,10 +157,18 @@ bool cpu_plan_del_next(const struct cpu_plan *p, unsigned int *first,
 		       unsigned int *count);
 /*
  * del: the guest's answer to the batch [first, first + count). Success:
- * all RELEASED. A refusal with a trusted index k: the first k RELEASED,
- * item first + k REFUSED, and (COUNT only) the next batch goes on after
- * it. No reply, or an unknown index: the batch is UNKNOWN (the guest may
- * have released some of it) and nothing further is asked.
+ * all RELEASED. A refusal with a trusted index k > 0: the first k
+ * RELEASED, item first + k refused, and (COUNT only) the next batch goes
+ * on after it. A refusal with index 0 of a batch of more than one: the
+ * guest validates DEL_CPU as a whole and refused all of it without saying
+ * which ID it objects to (docs/kernel.md), so nothing is attributed and
+ * every later batch holds one APIC ID (singly), starting again at first:
+ * a lone ID's refusal names its culprit. A refused item is ABSENT when
+ * the errno is ENODEV (the guest does not have that CPU: skipped in
+ * COUNT mode), REFUSED otherwise; its errno goes to item.err. With
+ * --apic-id the first refusal stops. No reply, or an unknown index: the
+ * batch is UNKNOWN (the guest may have released some of it) and nothing
+ * further is asked.
  */
 void cpu_plan_del_answer(struct cpu_plan *p, unsigned int first,
 			 unsigned int count, const struct cpu_answer *a);

@@ -94,7 +94,9 @@ static void json_keys(struct ctl *c, const struct cpu_outcome *o)
 {
 	const struct cpu_plan *p = &o->plan;
 
-	if (!o->qemu) {
+	if (!o->qemu && o->add) {
+		put(c, "apic_ids", list(p->item, p->n, any, 0, false));
+	} else if (!o->qemu && !o->sent) {
 		put(c, "apic_ids", list(p->item, p->n, any, 0, false));
 	} else if (o->add) {
 		if (o->offered)
@@ -117,7 +119,9 @@ static void json_keys(struct ctl *c, const struct cpu_outcome *o)
 		put(c, "released", list(p->item, p->n, fate_is, CPU_FATE_RELEASED, false));
 		if (cpu_plan_count(p, CPU_FATE_REFUSED))
 			put(c, "refused", list(p->item, p->n, fate_is, CPU_FATE_REFUSED, false));
-		if (cpu_plan_count(p, CPU_FATE_RELEASED))
+		if (cpu_plan_count(p, CPU_FATE_ABSENT))
+			put(c, "absent", list(p->item, p->n, fate_is, CPU_FATE_ABSENT, false));
+		if (o->qemu && cpu_plan_count(p, CPU_FATE_RELEASED))
 			put_unplug(c, p, "removed");
 	}
 	if (o->have_reply)

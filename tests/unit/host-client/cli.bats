@@ -170,6 +170,43 @@ EOF2
 	jq -e '.accepted == [1] and .rolled_back == ["upcall-cpu-2","upcall-cpu-3"] and .guest.apic_index == 1 and .errno == 16' <<<"$output"
 }
 
+# The tester's case: QEMU (pc, no ACPI unplug) keeps vCPUs 5 and 6 that the
+# guest released; the guest refuses a DEL_CPU naming them as a whole
+# (-ENODEV, apic_index 0) without saying which.
+@test "cpu del COUNT skips vCPUs the guest released; a whole-batch refusal names no wrong ID" {
+	start_fake --slots 8 --track-cpus --refuse-device-del
+	run_json --run "$RUN" cpu add 7
+	[[ $status -eq 0 ]]
+	run_json --run "$RUN" cpu del --apic-id 5,6
+	[[ $status -eq 0 ]]
+	jq -e '.released == [5,6] and .removed_failed == ["upcall-cpu-5","upcall-cpu-6"]' <<<"$output"
+	run_json --run "$RUN" cpu del 3
+	[[ $status -eq 0 ]]
+	jq -e '.released == [7,4,3] and .absent == [6,5] and (has("refused") | not)' <<<"$output"
+	# Only 1 and 2 are left in the guest: 2 released, then nothing.
+	run_json --run "$RUN" cpu del 3
+	[[ $status -eq 1 ]]
+	jq -e '.released == [2,1] and .errno == 19 and (.error | test("success") | not)' <<<"$output"
+	run --separate-stderr "$CTL" --run "$RUN" cpu del 1
+	[[ $status -eq 1 && $stderr != *": success"* && $stderr == *"no CPU with APIC ID"* ]]
+}
+
+@test "cpu del --apic-id: an absent ID refused as a whole is named, not the present one" {
+	start_fake --slots 8 --track-cpus --refuse-device-del
+	run_json --run "$RUN" cpu add 5
+	[[ $status -eq 0 ]]
+	run_json --run "$RUN" cpu del --apic-id 5
+	[[ $status -eq 0 ]]
+	run_json --run "$RUN" cpu del --apic-id 3,5
+	[[ $status -eq 1 ]]
+	jq -e '.released == [3] and .absent == [5] and (has("refused") | not) and .errno == 19' <<<"$output"
+	jq -e '.error | test("APIC ID 5")' <<<"$output"
+	# Without QMP the same batches go to the guest.
+	run_json --uds "$RUN/vsock.sock" cpu del --apic-id 4,5
+	[[ $status -eq 1 ]]
+	jq -e '.released == [4] and .absent == [5]' <<<"$output"
+}
+
 @test "cpu add --apic-id without QMP only tells the guest" {
 	start_fake
 	run_json --uds "$RUN/vsock.sock" cpu add --apic-id 5 6,7

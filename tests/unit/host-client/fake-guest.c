@@ -184,17 +184,23 @@ static void serve(struct fake_guest *g, int fd)
 
 			le32(reply + 4, 4);
 			if (g->track_present) {
-				unsigned int k;
+				unsigned int k = 0;
+				bool whole = false;
 
+				/* The kernel refuses a DEL_CPU naming an absent
+				 * CPU as a whole, without saying which. */
+				if (type == 2 && g->del_whole)
+					for (unsigned int j = 0; j < count; j++)
+						whole |= !g->present[msg[18 + j]];
 				/* Like the guest: stop at the first ID it cannot act on. */
-				for (k = 0; k < count; k++) {
+				for (; !whole && k < count; k++) {
 					uint8_t id = msg[18 + k];
 
 					if (g->present[id] == (type == 1))
 						break;
 					g->present[id] = type == 1;
 				}
-				if (k < count)
+				if (whole || k < count)
 					le32(reply + 16, (uint32_t)(type == 1 ? -EEXIST : -ENODEV));
 				le32(reply + 20, k);
 			} else if (g->cpu_accept >= 0 && (unsigned int)g->cpu_accept < count) {

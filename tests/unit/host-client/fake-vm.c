@@ -5,10 +5,15 @@
  *   fake-vm --dir DIR [--cpu-accept K] [--cpu-errno ERRNO] [--kata]
  *           [--reply-delay-ms MS] [--mmio-ret ERRNO] [--pci-ret ERRNO]
  *           [--status JSON]
- *           [--bad-greeting] [--silent] [--slots N]
+ *           [--bad-greeting] [--silent] [--slots N] [--track-cpus]
+ *           [--refuse-device-del]
  *
  * --kata answers failures as Kata's guest does (msg_size 0, apic_index
  * left stale); --reply-delay-ms holds every device-manager reply back.
+ * --track-cpus makes the guest keep its set of CPUs (the boot CPU, APIC
+ * ID 0, present) and validate DEL_CPU as a whole like the kernel;
+ * --refuse-device-del makes QEMU refuse vCPU unplug (pc, no ACPI), so
+ * released vCPUs stay parked in QEMU.
  *
  * Serves DIR/vsock.sock (hybrid vsock: device manager on 219, agent status
  * on 1219) and DIR/qmp.sock (fake QEMU), writes DIR/devices.json with one
@@ -34,6 +39,7 @@ int main(int argc, char **argv)
 	const char *dir = NULL;
 	char p[4096];
 	unsigned int slots = 4;
+	bool refuse_del = false;
 	sigset_t set;
 	FILE *f;
 	int sig;
@@ -61,6 +67,10 @@ int main(int argc, char **argv)
 			g.status_line = argv[++i];
 		else if (!strcmp(a, "--slots") && v)
 			slots = (unsigned int)atoi(argv[++i]);
+		else if (!strcmp(a, "--track-cpus"))
+			g.track_present = g.del_whole = g.present[0] = true;
+		else if (!strcmp(a, "--refuse-device-del"))
+			refuse_del = true;
 		else if (!strcmp(a, "--bad-greeting"))
 			g.bad_greeting = true;
 		else if (!strcmp(a, "--silent"))
@@ -75,6 +85,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fake_qmp_init(&q, slots);
+	q.refuse_device_del = refuse_del;
 	q.device_deleted = true;
 	q.events = true;
 	q.known_device = "d1";

@@ -39,6 +39,9 @@ struct fake_guest {
 	int32_t pci_ret;         /* ret of ADD_PCI / DEL_PCI replies */
 	bool track_present;      /* refuse ADD of present / DEL of absent IDs */
 	bool present[256];
+	bool del_whole;          /* with track_present: DEL_CPU validated as a
+				  * whole like the kernel (an absent ID:
+				  * -ENODEV, apic_index 0, nothing released) */
 	const char *status_line; /* agent reply (port 1219), without '\n' */
 	unsigned int slow_read_us; /* agent: pause between 1 KiB reads */
 	bool agent_no_read;      /* agent: never read the request */

@@ -46,7 +46,7 @@ static void items_str(const struct cpu_item *it, unsigned int n, char *buf, size
 static const char fate_ch[] = {
 	[CPU_FATE_NONE] = '.', [CPU_FATE_ADDED] = 'A', [CPU_FATE_ROLLBACK] = 'R',
 	[CPU_FATE_NOT_TAKEN] = 'N', [CPU_FATE_RELEASED] = 'D', [CPU_FATE_REFUSED] = 'X',
-	[CPU_FATE_UNKNOWN] = '?',
+	[CPU_FATE_UNKNOWN] = '?', [CPU_FATE_ABSENT] = 'O',
 };
 
 static void fates_str(const struct cpu_item *it, unsigned int n, char *buf)
@@ -296,24 +296,46 @@ static void del_table(void **state)
 		const char *name;
 		unsigned int n, want;
 		bool explicit_ids;
-		struct cpu_answer a[4];
+		struct cpu_answer a[8];
 		const char *batches;     /* "first+count ..." the planner asked */
 		const char *fates;
 	} t[] = {
 		{ "release 2 of 3 candidates", 3, 2, false, { OK(2) }, "0+2", "DD." },
 		{ "skip a refused candidate", 3, 1, false,
-		  { REPLY(-ENODEV, true, 0), OK(1) }, "0+1 1+1", "XD." },
+		  { REPLY(-EBUSY, true, 0), OK(1) }, "0+1 1+1", "XD." },
 		{ "refused midway, go on after it", 4, 2, false,
-		  { REPLY(-ENODEV, true, 1), OK(1) }, "0+2 2+1", "DXD." },
+		  { REPLY(-EBUSY, true, 1), OK(1) }, "0+2 2+1", "DXD." },
 		{ "candidates run out", 2, 2, false,
-		  { REPLY(-ENODEV, true, 1) }, "0+2", "DX" },
+		  { REPLY(-EBUSY, true, 1) }, "0+2", "DX" },
 		{ "explicit IDs: no second choice", 3, 3, true,
-		  { REPLY(-ENODEV, true, 1) }, "0+3", "DX." },
+		  { REPLY(-EBUSY, true, 1) }, "0+3", "DX." },
 		/* Kata: a failed DEL_CPU with msg_size 0: some may be gone. */
 		{ "index unknown: nothing removed, stop", 3, 2, false,
 		  { REPLY(-EBUSY, false, 0) }, "0+2", "??." },
 		{ "no reply: stop", 3, 1, false,
-		  { REPLY(-ENODEV, true, 0), NO_REPLY }, "0+1 1+1", "X?." },
+		  { REPLY(-EBUSY, true, 0), NO_REPLY }, "0+1 1+1", "X?." },
+		/* A lone ID the guest does not have (released earlier). */
+		{ "absent candidate skipped", 3, 1, false,
+		  { REPLY(-ENODEV, true, 0), OK(1) }, "0+1 1+1", "OD." },
+		/* The tester's case: candidates 7 6 5 4 3, 6 and 5 parked; the
+		 * batch 7 6 5 is refused as a whole: no culprit named, the
+		 * IDs go singly from the start of the batch. */
+		{ "whole-batch refusal: singly, skip the absent", 5, 3, false,
+		  { REPLY(-ENODEV, true, 0), OK(1), REPLY(-ENODEV, true, 0),
+		    REPLY(-ENODEV, true, 0), OK(1), OK(1) },
+		  "0+3 0+1 1+1 2+1 3+1 4+1", "DOODD" },
+		{ "whole-batch refusal: EPERM names its culprit singly", 3, 2, false,
+		  { REPLY(-EPERM, true, 0), OK(1), REPLY(-EPERM, true, 0), OK(1) },
+		  "0+2 0+1 1+1 2+1", "DXD" },
+		/* --apic-id 3,5 with 5 absent: 3 goes, 5 is named. */
+		{ "explicit IDs, whole-batch refusal", 2, 2, true,
+		  { REPLY(-ENODEV, true, 0), OK(1), REPLY(-ENODEV, true, 0) },
+		  "0+2 0+1 1+1", "DO" },
+		{ "explicit IDs, first absent: stop", 2, 2, true,
+		  { REPLY(-ENODEV, true, 0), REPLY(-ENODEV, true, 0) },
+		  "0+2 0+1", "O." },
+		{ "singly: no reply stops", 3, 2, false,
+		  { REPLY(-ENODEV, true, 0), NO_REPLY }, "0+2 0+1", "?.." },
 	};
 	struct cpu_plan p;
 	char batches[64], buf[16];
@@ -330,7 +352,7 @@ static void del_table(void **state)
 		p.explicit_ids = t[i].explicit_ids;
 		batches[0] = '\0';
 		while (cpu_plan_del_next(&p, &first, &count)) {
-			assert_true(k < 4);
+			assert_true(k < 8);
 			used += (size_t)snprintf(batches + used, sizeof(batches) - used, "%s%u+%u",
 						 k ? " " : "", first, count);
 			cpu_plan_del_answer(&p, first, count, &t[i].a[k++]);

@@ -338,7 +338,7 @@ static void del_skips_kept_vcpu(void **state)
 	assert_guest_request(f, 1, 2, two, 1);
 	assert_int_equal(f->q.nlog, 1);
 	assert_string_equal(f->q.log[0], "device_del upcall-cpu-2");
-	assert_string_equal(result_str(f, "refused"), "[3]");
+	assert_string_equal(result_str(f, "absent"), "[3]");
 	assert_string_equal(result_str(f, "released"), "[2]");
 	assert_string_equal(result_str(f, "apic_ids"), "[3,2]");
 	/* With explicit IDs there is no second choice: exit 1. */
