@@ -70,6 +70,23 @@ static void set_item(struct cpu_item *it, size_t slot, long apic, bool create)
 	it->create = create;
 }
 
+/* 1 if apic is the boot CPU (the lowest APIC ID among the vCPUs QEMU
+ * started with), 2 if another vCPU QEMU started with, else 0. */
+static int boot_or_cold(const struct vcpu_slot *s, size_t ns, long apic)
+{
+	long boot = -1;
+	bool cold = false;
+
+	for (size_t j = 0; j < ns; j++) {
+		if (!s[j].plugged || s[j].hotplugged)
+			continue;
+		if (boot < 0 || s[j].apic_id < boot)
+			boot = s[j].apic_id;
+		cold |= s[j].apic_id == apic;
+	}
+	return !cold ? 0 : apic == boot ? 1 : 2;
+}
+
 static int plan_add(const struct cpu_args *a, const struct vcpu_slot *s,
 		    size_t ns, struct cpu_plan *p, struct cpu_plan_error *e)
 {
@@ -84,6 +101,14 @@ static int plan_add(const struct cpu_args *a, const struct vcpu_slot *s,
 				if (s[j].apic_id == a->ids[i] &&
 				    (!s[j].plugged || s[j].hotplugged))
 					break;
+			if (j == ns && boot_or_cold(s, ns, a->ids[i]) == 1)
+				return plan_fail(e, CTL_EVMM, EEXIST,
+						 "APIC ID %u is the boot CPU: the guest already runs on it",
+						 a->ids[i]);
+			if (j == ns && boot_or_cold(s, ns, a->ids[i]) == 2)
+				return plan_fail(e, CTL_EVMM, EEXIST,
+						 "APIC ID %u is a vCPU QEMU started with: the guest already has it",
+						 a->ids[i]);
 			if (j == ns)
 				return plan_fail(e, CTL_EVMM, ENOENT,
 						 "no free or hot-added vCPU slot with APIC ID %u",

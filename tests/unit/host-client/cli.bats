@@ -207,6 +207,12 @@ EOF2
 	jq -e '.released == [4] and .absent == [5]' <<<"$output"
 }
 
+@test "cpu add --apic-id 0 says it is the boot CPU" {
+	start_fake
+	run --separate-stderr "$CTL" --run "$RUN" cpu add --apic-id 0
+	[[ $status -eq 4 && $stderr == *"APIC ID 0 is the boot CPU"* ]]
+}
+
 @test "cpu add --apic-id without QMP only tells the guest" {
 	start_fake
 	run_json --uds "$RUN/vsock.sock" cpu add --apic-id 5 6,7
