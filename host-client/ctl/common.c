@@ -60,6 +60,19 @@ int ctl_parse_u32(const char *s, uint32_t *v)
 	return 0;
 }
 
+int ctl_parse_port(const char *s, uint32_t *v)
+{
+	uint32_t x;
+	int err = ctl_parse_u32(s, &x);
+
+	if (err)
+		return err;
+	if (x == UINT32_MAX)
+		return -ERANGE; /* VMADDR_PORT_ANY: no peer listens on it */
+	*v = x;
+	return 0;
+}
+
 /* --run DIR: the launcher's run folder names every socket. */
 static void set_run_dir(struct ctl *c, const char *dir)
 {
@@ -89,8 +102,8 @@ int ctl_global_option(struct ctl *c, int opt, const char *arg)
 		c->uds = NULL;
 		return 0;
 	case 'P':
-		if (ctl_parse_u32(arg, &v))
-			return ctl_usage_error(c, NULL, "--port: not a port: '%s'", arg);
+		if (ctl_parse_port(arg, &v))
+			return ctl_usage_error(c, NULL, "--port: not a vsock port (0..4294967294): '%s'", arg);
 		c->port = v;
 		return 0;
 	case 'Q':

@@ -108,6 +108,9 @@ int ctl_open_devmgr(struct ctl *c, struct upcall **out);
 /* Strict number parsing (decimal or 0x hex): 0 or -EINVAL/-ERANGE. */
 int ctl_parse_u64(const char *s, uint64_t *v);
 int ctl_parse_u32(const char *s, uint32_t *v);
+/* A vsock port: 32 bits (70000 is valid), but not 0xffffffff
+ * (VMADDR_PORT_ANY). Same errors as ctl_parse_u32. */
+int ctl_parse_port(const char *s, uint32_t *v);
 
 /* Subcommands. argv[0] is the subcommand's name. */
 int cpu_main(struct ctl *c, int argc, char **argv);

@@ -88,8 +88,8 @@ int status_main(struct ctl *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, CTL_GLOBAL_SHORTOPTS, opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			if (ctl_parse_u32(optarg, &c->agent_port))
-				return ctl_usage_error(c, NULL, "--agent-port: not a port: '%s'", optarg);
+			if (ctl_parse_port(optarg, &c->agent_port))
+				return ctl_usage_error(c, NULL, "--agent-port: not a vsock port (0..4294967294): '%s'", optarg);
 			break;
 		case 'h':
 			return ctl_help(c, status_usage);

@@ -207,6 +207,18 @@ EOF2
 	jq -e '.released == [4] and .absent == [5]' <<<"$output"
 }
 
+@test "--port and --agent-port: 32-bit vsock ports, VMADDR_PORT_ANY refused" {
+	run "$CTL" --uds /nonexistent --port 4294967295 wait-ready
+	[[ $status -eq 2 && $output == *"--port: not a vsock port"* ]]
+	run "$CTL" --uds /nonexistent status --agent-port 4294967295
+	[[ $status -eq 2 && $output == *"--agent-port: not a vsock port"* ]]
+	run "$CTL" --uds /nonexistent --port 4294967296 wait-ready
+	[[ $status -eq 2 ]]
+	start_fake
+	run "$CTL" --uds "$RUN/vsock.sock" status --agent-port 70000
+	[[ $status -eq 3 && $output != *"not a vsock port"* ]]
+}
+
 @test "cpu add --apic-id 0 says it is the boot CPU" {
 	start_fake
 	run --separate-stderr "$CTL" --run "$RUN" cpu add --apic-id 0
