@@ -6,45 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 
-CTL=${HC_CTL:-build/bin/upcall-ctl}
-FAKE=${HC_FAKE_VM:-build/host-client/tests/fake-vm}
-MAN=${HC_MAN:-host-client/upcall-ctl.1}
-
-start_fake() {
-	RUN=$BATS_TEST_TMPDIR/run
-	mkdir -p "$RUN"
-	"$FAKE" --dir "$RUN" "$@" 3>&- &
-	FAKE_PID=$!
-	for _ in $(seq 200); do
-		[[ -e $RUN/ready ]] && return 0
-		kill -0 "$FAKE_PID" 2>/dev/null || return 1
-		sleep 0.02
-	done
-	return 1
-}
-
-teardown() {
-	if [[ -n ${FAKE_PID:-} ]]; then
-		kill "$FAKE_PID" 2>/dev/null || true
-		wait "$FAKE_PID" 2>/dev/null || true
-	fi
-}
-
-# run_json CMD...: stdout is one JSON object whose "ok" matches the exit
-# status, nothing on stderr.
-run_json() {
-	run --separate-stderr "$CTL" --json "$@"
-	echo "exit $status: $output / stderr: $stderr" >&3
-	jq -e 'type == "object"' <<<"$output" >/dev/null
-	if [[ $status -eq 0 ]]; then
-		jq -e '.ok == true' <<<"$output" >/dev/null
-	else
-		jq -e --argjson rc "$status" \
-			'.ok == false and (.error | type == "string") and (.errno | type == "number") and .exit_code == $rc' \
-			<<<"$output" >/dev/null
-	fi
-	[[ -z $stderr ]]
-}
+load cli_lib
 
 @test "pci: listed in --help, its own --help, and in the man page" {
 	run "$CTL" --help
