@@ -60,6 +60,20 @@ int ctl_parse_u32(const char *s, uint32_t *v)
 	return 0;
 }
 
+/* Seconds as a decimal number, 0 to one day (86400); -EINVAL otherwise. */
+int ctl_parse_seconds(const char *s, double *secs)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !(v >= 0) || v > 86400)
+		return -EINVAL;
+	*secs = v;
+	return 0;
+}
+
 int ctl_parse_port(const char *s, uint32_t *v)
 {
 	uint32_t x;
@@ -117,12 +131,9 @@ int ctl_global_option(struct ctl *c, int opt, const char *arg)
 		return 0;
 	case 'T': {
 		/* Seconds, with up to three decimals ("0.5"). */
-		char *end;
 		double s;
 
-		errno = 0;
-		s = strtod(arg, &end);
-		if (errno || *end || end == arg || !(s > 0) || s > 86400)
+		if (ctl_parse_seconds(arg, &s) || !(s > 0))
 			return ctl_usage_error(c, NULL,
 					       "--timeout: not a positive number of seconds: '%s'", arg);
 		secs_ms = (uint64_t)(s * 1000.0);
@@ -131,12 +142,9 @@ int ctl_global_option(struct ctl *c, int opt, const char *arg)
 		return 0;
 	}
 	case 'W': {
-		char *end;
 		double s;
 
-		errno = 0;
-		s = strtod(arg, &end);
-		if (errno || *end || end == arg || !(s >= 0) || s > 86400)
+		if (ctl_parse_seconds(arg, &s))
 			return ctl_usage_error(c, NULL,
 					       "--lock-wait: not a number of seconds: '%s'", arg);
 		c->lock_wait_ms = (int)(s * 1000.0);

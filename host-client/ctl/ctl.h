@@ -111,6 +111,7 @@ int ctl_parse_u32(const char *s, uint32_t *v);
 /* A vsock port: 32 bits (70000 is valid), but not 0xffffffff
  * (VMADDR_PORT_ANY). Same errors as ctl_parse_u32. */
 int ctl_parse_port(const char *s, uint32_t *v);
+int ctl_parse_seconds(const char *s, double *secs);
 
 /* Subcommands. argv[0] is the subcommand's name. */
 int cpu_main(struct ctl *c, int argc, char **argv);

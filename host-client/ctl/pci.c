@@ -153,10 +153,9 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct pci_args *a)
 			a->device = optarg;
 			break;
 		case 'w': {
-			char *end;
-			double s = strtod(optarg, &end);
+			double s;
 
-			if (*end || end == optarg || !(s >= 0) || s > 86400)
+			if (ctl_parse_seconds(optarg, &s))
 				return ctl_usage_error(c, NULL, "--unplug-wait: bad value '%s'", optarg);
 			a->unplug_wait_ms = (int)(s * 1000.0);
 			break;
