@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cpu-exec.h"
+#include "interrupt.h"
 #include "qmp.h"
 #include "vcpu.h"
 
@@ -111,6 +112,13 @@ static int offer_kept(struct ctl *c, struct upcall *h, struct cpu_outcome *o)
 	while ((i = cpu_plan_next_offer(p)) >= 0) {
 		uint8_t id = p->offer[i].apic_id;
 
+		/* Those taken so far stay: the guest runs on them. */
+		if (ctl_interrupted())
+			return ctl_interrupt_fail(&o->status,
+						  "stopped before offering kept vCPU %s (APIC ID %u); %u kept vCPU(s) taken so far stay in the guest",
+						  p->offer[i].device, id,
+						  cpu_plan_offers_taken(p));
+
 		err = upcall_cpu_add(h, &id, 1, &r);
 		ans = answer_of(o, err, &r);
 		cpu_plan_offer_answer(p, (unsigned int)i, &ans);
@@ -161,6 +169,14 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 		struct cpu_item *it = &p->item[i];
 		struct vcpu_slot *s = &l->slots[it->slot];
 
+		if (ctl_interrupted()) {
+			ctl_interrupt_fail(&o->status,
+					   "stopped before device_add of vCPU %u of %u; the guest was told nothing: removing what this run created",
+					   i + 1, p->n);
+			cpu_plan_add_not_sent(p);
+			unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+			goto out;
+		}
 		err = 0;
 		if (it->create) {
 			err = vcpu_plug(q, s);
@@ -185,6 +201,14 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	}
 	if (p->n == 0)
 		goto out;
+	if (ctl_interrupted()) {
+		cpu_plan_add_not_sent(p);
+		ctl_interrupt_fail(&o->status,
+				   "stopped before ADD_CPU was sent; the guest was told nothing: removing the %u vCPU(s) this run created",
+				   cpu_plan_count(p, CPU_FATE_ROLLBACK));
+		unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+		goto out;
+	}
 
 	ctl_debug(c, "sending ADD_CPU with %u APIC IDs", p->n);
 	o->sent = true;
@@ -267,6 +291,12 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	if (ctl_devmgr_connect(c, &h, &o->status))
 		return;
 	while (cpu_plan_del_next(p, &first, &count)) {
+		if (ctl_interrupted()) {
+			ctl_interrupt_fail(&o->status,
+					   "stopped after %u of %u vCPU(s) were released; those go on being removed from QEMU",
+					   cpu_plan_count(p, CPU_FATE_RELEASED), p->want);
+			break;
+		}
 		ctl_debug(c, "sending DEL_CPU with %u APIC IDs", count);
 		o->sent = true;
 		err = upcall_cpu_del(h, ids, item_ids(p->item + first, count, ids), &r);

@@ -296,7 +296,7 @@ void cpu_plan_giveback_answer(struct cpu_plan *p, const struct cpu_answer *a)
 		if (done < 0)
 			it->fate = CPU_FATE_UNKNOWN;
 		else if (k < (unsigned long)done)
-			it->fate = CPU_FATE_NOT_TAKEN;
+			it->fate = CPU_FATE_GIVEN_BACK;
 		k++;
 	}
 }

@@ -42,6 +42,9 @@ enum cpu_fate {
 	CPU_FATE_ABSENT,     /* del: the guest has no such CPU (-ENODEV for
 			      * it alone: released earlier, QEMU kept it):
 			      * skipped, nothing to remove */
+	CPU_FATE_GIVEN_BACK, /* add: a kept vCPU the guest took, then released
+			      * again because the request could not be met
+			      * in full: left in QEMU as it was, reported */
 };
 
 /* What QEMU did when asked to remove a vCPU. */

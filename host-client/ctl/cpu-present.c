@@ -102,6 +102,10 @@ static void json_keys(struct ctl *c, const struct cpu_outcome *o)
 		if (o->offered)
 			put(c, "reannounced", list(p->offer, p->noffer, fate_is,
 						   CPU_FATE_ADDED, false));
+		/* Taken and released again: the guest's state did change. */
+		if (cpu_plan_count(p, CPU_FATE_GIVEN_BACK))
+			put(c, "given_back", list(p->offer, p->noffer, fate_is,
+						  CPU_FATE_GIVEN_BACK, false));
 		if (o->nreached || o->sent)
 			put(c, "devices", list(p->item, o->nreached, any, 0, true));
 		if (o->sent)
@@ -180,6 +184,14 @@ static void text(struct ctl *c, const struct cpu_outcome *o)
 		describe(p->offer, p->noffer, CPU_FATE_UNKNOWN, o->qemu, buf, sizeof(buf), &used);
 		fprintf(stderr, "%s: in an unknown state (the guest may or may not run on them%s): %s\n",
 			c->prog, o->qemu ? "; left in QEMU" : "", buf);
+	}
+	if (cpu_plan_count(p, CPU_FATE_GIVEN_BACK)) {
+		used = 0;
+		buf[0] = '\0';
+		describe(p->offer, p->noffer, CPU_FATE_GIVEN_BACK, o->qemu, buf,
+			 sizeof(buf), &used);
+		fprintf(stderr, "%s: the guest took these kept vCPUs and released them again: %s\n",
+			c->prog, buf);
 	}
 	for (unsigned int i = 0; i < o->nwarnings; i++)
 		fprintf(stderr, "%s: warning: %s\n", c->prog, o->warnings[i]);

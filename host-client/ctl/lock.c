@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fdwait.h"
+#include "interrupt.h"
 #include "lock.h"
 
 static void note_holder(int fd)
@@ -64,6 +65,12 @@ static int lock_one(struct ctl *c, const char *sock, int64_t deadline,
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		long holder;
 
+		if (ctl_interrupted()) {
+			ctl_interrupt_fail(st, "stopped while waiting for the VM's lock %s; nothing was done",
+					   path);
+			close(fd);
+			return st->code;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EWOULDBLOCK) {
@@ -95,7 +102,14 @@ int ctl_lock_vm(struct ctl *c, struct ctl_lock *lk, struct ctl_status *st)
 	int64_t deadline = uc_now_ms() + c->lock_wait_ms;
 	const char *socks[2] = { c->qmp, c->uds };
 
+	int err;
+
 	lk->n = 0;
+	/* From here to ctl_unlock_vm() a signal only stops the run at a
+	 * safe point (interrupt.h), with or without the lock files. */
+	err = ctl_interrupt_defer();
+	if (err)
+		return ctl_fail(st, CTL_ECONN, err, "sigaction: %s", strerror(-err));
 	if (c->no_lock)
 		return CTL_OK;
 	/* Always QMP first, then the guest's socket: no two runs can each
@@ -119,4 +133,5 @@ void ctl_unlock_vm(struct ctl_lock *lk)
 	/* Closing releases the flock. Reverse order of taking. */
 	while (lk->n > 0)
 		close(lk->fd[--lk->n]);
+	ctl_interrupt_restore();
 }

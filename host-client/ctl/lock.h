@@ -21,9 +21,11 @@ struct ctl_lock {
 #define CTL_LOCK_WAIT_MS 30000
 
 /* Take the locks of the VM the options name (none with --no-lock, or
- * with only --cid), waiting up to c->lock_wait_ms. On failure nothing is
- * held and st says why (CTL_ECONN: EBUSY after the wait, or the errno of
- * a lock file that cannot be opened). */
+ * with only --cid), waiting up to c->lock_wait_ms, and defer SIGINT,
+ * SIGTERM and SIGHUP until ctl_unlock_vm() (interrupt.h). On failure
+ * nothing is held and st says why (CTL_ECONN: EBUSY after the wait, or
+ * the errno of a lock file that cannot be opened; CTL_EXIT_SIGNAL(sig):
+ * a signal came while waiting) and the signals are back to normal. */
 int ctl_lock_vm(struct ctl *c, struct ctl_lock *lk, struct ctl_status *st);
 void ctl_unlock_vm(struct ctl_lock *lk);
 

@@ -11,6 +11,7 @@
 
 #include "ctl.h"
 #include "devices.h"
+#include "interrupt.h"
 #include "lock.h"
 #include "qmp.h"
 
@@ -169,6 +170,11 @@ int mmio_main(struct ctl *c, int argc, char **argv)
 	if (ctl_lock_vm(c, &lk, &st))
 		return ctl_report(c, &st, NULL);
 	rc = device && c->qmp ? check_qemu_device(c, device) : CTL_OK;
+	if (rc == CTL_OK && ctl_interrupted()) {
+		ctl_interrupt_fail(&st, "stopped before %s was sent: nothing was done",
+				   add ? "ADD_MMIO" : "DEL_MMIO");
+		rc = ctl_report(c, &st, NULL);
+	}
 	if (rc == CTL_OK)
 		rc = ctl_open_devmgr(c, &h);
 	if (rc) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "interrupt.h"
 #include "lock.h"
 #include "pci.h"
 
@@ -349,6 +350,15 @@ static int qemu_add(struct ctl *c, struct pci_args *a, struct qmp *q,
 		json_object_object_add(c->result, "reused", json_object_new_boolean(reused));
 	}
 
+	if (ctl_interrupted()) {
+		struct ctl_status st = { 0 };
+
+		if (created)
+			roll_back(c, a, q, id, (unsigned int)slot);
+		ctl_interrupt_fail(&st, "stopped before ADD_PCI was sent: the guest was told nothing%s",
+				   created ? "; removing the device this run created" : "");
+		return ctl_report(c, &st, NULL);
+	}
 	rc = guest_request(c, true, a->bus, a->devfn, &ret);
 	if (rc || ret) {
 		if (created)
@@ -394,6 +404,12 @@ static int qemu_del(struct ctl *c, struct pci_args *a, struct qmp *q,
 	if (id)
 		json_object_object_add(c->result, "device", json_object_new_string(id));
 
+	if (ctl_interrupted()) {
+		struct ctl_status st = { 0 };
+
+		ctl_interrupt_fail(&st, "stopped before DEL_PCI was sent: nothing was done");
+		return ctl_report(c, &st, NULL);
+	}
 	rc = guest_request(c, false, a->bus, a->devfn, &ret);
 	if (rc)
 		return rc;

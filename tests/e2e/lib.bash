@@ -26,6 +26,8 @@
 #   E2E_BOOT_MS  boot-to-ready time of the last e2e_start, in milliseconds
 
 E2E_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/jq_strict.bash
+source "$E2E_TOP/tests/jq_strict.bash"
 E2E_VM=$E2E_TOP/tools/vm
 E2E_DIR=${E2E_DIR:-}
 E2E_MARK=0

@@ -334,6 +334,71 @@ lock_held() {
 	wait "$holder"
 }
 
+# bg_ctl NAME ARGS...: upcall-ctl --json ARGS in the background, its JSON
+# in $BATS_TEST_TMPDIR/NAME.json; BG_PID is its pid.
+bg_ctl() {
+	local name=$1
+	shift
+	"$CTL" --json "$@" >"$BATS_TEST_TMPDIR/$name.json" 2>"$BATS_TEST_TMPDIR/$name.err" 3>&- &
+	BG_PID=$!
+}
+
+# wait_lock FILE: until some process holds the flock on FILE (2 s at most).
+wait_lock() {
+	for _ in $(seq 100); do
+		lock_held "$1" && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+@test "SIGTERM while waiting for the VM's lock: a clear JSON error, exit 143, nothing done" {
+	start_fake
+	flock "$RUN/qmp.sock.lock" sleep 5 3>&- &
+	local holder=$!
+	wait_lock "$RUN/qmp.sock.lock"
+	bg_ctl a --run "$RUN" --lock-wait 10 cpu add 1
+	sleep 0.3
+	local t0=$SECONDS rc=0
+	kill -TERM "$BG_PID"
+	wait "$BG_PID" || rc=$?
+	echo "exit $rc after $((SECONDS - t0)) s: $(cat "$BATS_TEST_TMPDIR/a.json")" >&3
+	[[ $rc -eq 143 && $((SECONDS - t0)) -le 1 ]]
+	jq -e '.ok == false and .exit_code == 143 and .errno == 4 and (.error | startswith("SIGTERM:") and contains("nothing was done"))' \
+		"$BATS_TEST_TMPDIR/a.json"
+	kill "$holder"
+	wait "$holder" || true
+	# Nothing was created: the next add gets the first slot.
+	run_json --run "$RUN" cpu add 1
+	jq -e '.devices == ["upcall-cpu-1"]' <<<"$output"
+}
+
+@test "SIGINT while the guest answers: the run finishes, names what it added; a second SIGINT ends it at once" {
+	start_fake --reply-delay-ms 1500
+	bg_ctl a --run "$RUN" cpu add 1
+	wait_lock "$RUN/qmp.sock.lock"
+	sleep 0.5 # device_add is done, ADD_CPU is in flight
+	local rc=0
+	kill -INT "$BG_PID"
+	wait "$BG_PID" || rc=$?
+	echo "exit $rc: $(cat "$BATS_TEST_TMPDIR/a.json")" >&3
+	# Stopping now would leave a vCPU the guest may run on unnamed: the
+	# guest's answer decides, and the run reports it.
+	[[ $rc -eq 0 ]]
+	jq -e '.ok == true and .devices == ["upcall-cpu-1"] and .apic_ids == [1]' "$BATS_TEST_TMPDIR/a.json"
+	# ^C twice: the user's explicit choice, the default action at once.
+	bg_ctl b --run "$RUN" cpu add 1
+	wait_lock "$RUN/qmp.sock.lock"
+	sleep 0.5
+	local t0=$SECONDS
+	rc=0
+	kill -INT "$BG_PID"
+	sleep 0.1
+	kill -INT "$BG_PID"
+	wait "$BG_PID" || rc=$?
+	[[ $rc -eq 130 && $((SECONDS - t0)) -le 1 ]]
+}
+
 @test "--lock-wait needs a number" {
 	run --separate-stderr "$CTL" --uds "$BATS_TEST_TMPDIR/x.sock" --lock-wait soon cpu add --apic-id 1
 	[[ $status -eq 2 && $stderr == *"--lock-wait"* ]]

@@ -2,6 +2,9 @@
 # binaries under test, fake-vm's start and stop, and the --json checker.
 # In a .bats file: `load cli_lib`.
 
+# shellcheck source=tests/jq_strict.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../../jq_strict.bash"
+
 CTL=${HC_CTL:-build/bin/upcall-ctl}
 FAKE=${HC_FAKE_VM:-build/host-client/tests/fake-vm}
 MAN=${HC_MAN:-host-client/upcall-ctl.1}

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,9 @@ static void handle(struct fake_qmp *q, int fd, json_object *msg, unsigned int *a
 			send_error(fd, id, "GenericError", "injected device_add failure");
 			return;
 		}
+		/* A user's ^C (or a supervisor's SIGTERM) while QEMU works. */
+		if ((int)*adds == q->signal_at_device_add && q->signal)
+			kill(getpid(), q->signal);
 		for (unsigned int i = 0; i < q->nslots; i++) {
 			struct fake_qmp_slot *s = &q->slots[i];
 

@@ -85,6 +85,8 @@ struct fake_qmp {
 	unsigned int nslots;
 	int cores, threads, dies;   /* topology, for the APIC IDs QEMU reports */
 	int fail_device_add_at;     /* n-th device_add (1-based) fails */
+	int signal_at_device_add;   /* n-th device_add (1-based): send ... */
+	int signal;                 /* ... this signal to the process */
 	bool events;                /* an unrelated event before every reply */
 	bool device_deleted;        /* DEVICE_DELETED after device_del */
 	bool refuse_device_del;     /* as QEMU 7.2 pc with an ACPI-free guest */

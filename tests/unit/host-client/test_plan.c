@@ -46,7 +46,7 @@ static void items_str(const struct cpu_item *it, unsigned int n, char *buf, size
 static const char fate_ch[] = {
 	[CPU_FATE_NONE] = '.', [CPU_FATE_ADDED] = 'A', [CPU_FATE_ROLLBACK] = 'R',
 	[CPU_FATE_NOT_TAKEN] = 'N', [CPU_FATE_RELEASED] = 'D', [CPU_FATE_REFUSED] = 'X',
-	[CPU_FATE_UNKNOWN] = '?', [CPU_FATE_ABSENT] = 'O',
+	[CPU_FATE_UNKNOWN] = '?', [CPU_FATE_ABSENT] = 'O', [CPU_FATE_GIVEN_BACK] = 'G',
 };
 
 static void fates_str(const struct cpu_item *it, unsigned int n, char *buf)
@@ -267,8 +267,8 @@ static void giveback_table(void **state)
 		struct cpu_answer a;
 		const char *fates;
 	} t[] = {
-		{ "given back", OK(2), "NNN." },
-		{ "guest keeps the second", REPLY(-EBUSY, true, 1), "NNA." },
+		{ "given back", OK(2), "GNG." },
+		{ "guest keeps the second", REPLY(-EBUSY, true, 1), "GNA." },
 		{ "index unknown", REPLY(-EBUSY, false, 0), "?N?." },
 		{ "no reply", NO_REPLY, "?N?." },
 	};

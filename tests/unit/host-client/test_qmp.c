@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "ctl.h"
 #include "fake.h"
+#include "interrupt.h"
 #include "vcpu.h"
 
 struct fixture {
@@ -317,6 +319,9 @@ static void add_takes_back_kept_vcpus(void **state)
 	assert_guest_request(f, 4, 2, two, 1);   /* DEL_CPU: given back */
 	assert_false(f->g.present[2]);
 	assert_non_null(strstr(result_str(f, "error"), "took back only 1 of 3"));
+	/* The guest ran on 2 for a moment: the result says so. */
+	assert_string_equal(result_str(f, "given_back"), "[2]");
+	assert_string_equal(result_str(f, "reannounced"), "[]");
 }
 
 /* 'cpu del 1' when the highest hot-added vCPU is one QEMU kept (already gone
@@ -477,6 +482,31 @@ static void add_rollback_refused(void **state)
 	assert_string_equal(result_str(f, "errno"), "16");
 }
 
+/* ^C (SIGINT) while QEMU adds the second of three vCPUs: the run stops at
+ * the next safe point, before the guest is told anything, and removes the
+ * two vCPUs it created; exit 128 + SIGINT, everything reported. */
+static void add_interrupted_before_guest(void **state)
+{
+	struct fixture *f = *state;
+
+	f->q.signal_at_device_add = 2;
+	f->q.signal = SIGINT;
+	start(f);
+	assert_int_equal(run(f, "cpu add 3"), CTL_EXIT_SIGNAL(SIGINT));
+	assert_int_equal(f->g.n_req, 0);
+	assert_int_equal(f->q.nlog, 4);
+	assert_string_equal(f->q.log[2], "device_del upcall-cpu-1");
+	assert_string_equal(f->q.log[3], "device_del upcall-cpu-2");
+	assert_string_equal(result_str(f, "devices"), "[\"upcall-cpu-1\",\"upcall-cpu-2\"]");
+	assert_string_equal(result_str(f, "rolled_back"), "[\"upcall-cpu-1\",\"upcall-cpu-2\"]");
+	assert_string_equal(result_str(f, "errno"), "4");
+	assert_non_null(strstr(result_str(f, "error"), "SIGINT: stopped before device_add of vCPU 3 of 3"));
+	/* The signal belonged to that run: the next one is not stopped. */
+	f->q.signal = 0;
+	assert_int_equal(run(f, "cpu add 1"), CTL_OK);
+	assert_int_equal(f->g.n_req, 1);
+}
+
 static void qmp_silent_times_out(void **state)
 {
 	struct fixture *f = *state;
@@ -584,6 +614,7 @@ int main(void)
 		T(del_no_device_deleted),
 		T(del_device_del_refused),
 		T(add_rollback_refused),
+		T(add_interrupted_before_guest),
 		T(qmp_silent_times_out),
 		T(qmp_missing_socket),
 		T(guest_unreachable_creates_nothing),
