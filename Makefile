@@ -87,15 +87,19 @@ deps: $(DEPS_MK)
 all: $(ALL_TARGETS)
 
 # Every suite runs even when an earlier one fails; each one records its
-# counts in build/test-results/<suite>.counts and the summary adds them up.
+# counts in build/test-results/<suite>.counts and its wall time (its own
+# prerequisites, e.g. a kernel build, included) in <suite>.seconds; the
+# summary adds them up.
 check: all
 	$(Q)rm -rf $(BUILD)/test-results && mkdir -p $(BUILD)/test-results
 	$(Q)for s in $(CHECK_SUITES); do \
 		printf '\n=== suite %s ===\n' "$$s"; \
+		t0=$$(date +%s); \
 		if ! $(MAKE) --no-print-directory check-$$s && \
 		   [ ! -s $(BUILD)/test-results/$$s.counts ]; then \
 			echo "0 1 0" > $(BUILD)/test-results/$$s.counts; \
 		fi; \
+		echo $$(($$(date +%s) - t0)) > $(BUILD)/test-results/$$s.seconds; \
 	done; \
 	tools/check-summary.sh $(BUILD)/test-results $(CHECK_SUITES)
 
