@@ -430,7 +430,7 @@ int main(int argc, char **argv)
 	ev_init(&dm.sig_ev, sfd, signal_event);
 	vsock_dev_init(&dm.dev, &dm.loop, o.guest_cid, o.tx_buffer_size,
 		       o.uds_path);
-	dm.dev.connect_timeout_ms = o.connect_timeout_ms;
+	dm.dev.cx.connect_timeout_ms = o.connect_timeout_ms;
 	dm.dev.reconnect_timeout_ms = o.reconnect_timeout_ms;
 	dm.dev.max_conns = o.max_conns;
 	fit_fd_limit(o.max_conns);

@@ -304,7 +304,7 @@ static int get_config(struct vhost_user *vu, const uint8_t *p, uint32_t size)
 	if (len > 256 || size != VU_CONFIG_HDR + len || off > VSOCK_CONFIG_SIZE)
 		return -EPROTO;
 	for (int i = 0; i < 8; i++)
-		cfg[i] = (uint8_t)(vu->dev->guest_cid >> (8 * i));
+		cfg[i] = (uint8_t)(vsock_dev_guest_cid(vu->dev) >> (8 * i));
 	memcpy(out, p, VU_CONFIG_HDR);
 	memcpy(out + VU_CONFIG_HDR, cfg + off,
 	       len < VSOCK_CONFIG_SIZE - off ? len : VSOCK_CONFIG_SIZE - off);

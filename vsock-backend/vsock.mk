@@ -62,9 +62,19 @@ $(BUILD)/vsock-backend/tests/test_%: tests/unit/vsock/test_%.c $(VSOCKD_LIB_SRCS
 
 CHECK_SUITES += unit-vsock
 .PHONY: check-unit-vsock
+# Dependencies point one way: main -> vhost_user, host_uds -> vsock_dev ->
+# vsock_conn -> vsock_packet -> virtqueue. The include-graph check fails on
+# a cycle and on the edges that would point back up.
+VSOCKD_INCLUDE_RULES := --forbid vsock_conn-\>vsock_dev \
+	--forbid vsock_dev-\>host_uds --forbid vsock_dev-\>vhost_user \
+	--forbid vsock_conn-\>host_uds --forbid virtqueue-\>vsock_dev
+
 check-unit-vsock: $(VSOCKD_TEST_BINS)
 	$(Q)tools/tap-run.sh unit-vsock bash -c \
-		'rc=0; for t in $(VSOCKD_TEST_BINS); do $$t || rc=1; done; exit $$rc'
+		'rc=0; for t in $(VSOCKD_TEST_BINS); do $$t || rc=1; done; \
+		tools/tap-check.sh "vsock-backend include graph: no cycle, no upward edge" \
+			tools/include-graph.py vsock-backend $(VSOCKD_INCLUDE_RULES); \
+		exit $$rc'
 
 # --- libFuzzer: ring walker, packet parser, device tx/rx with host sockets -
 VSOCKD_FUZZ := $(BUILD)/vsock-backend/fuzz/vsock_fuzz

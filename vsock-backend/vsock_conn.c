@@ -2,7 +2,8 @@
 /*
  * One vsock stream connection between a guest socket and a host Unix
  * socket: the state machine driven by guest packets, the credit
- * accounting of both directions, and the Unix socket's I/O.
+ * accounting of both directions, and the Unix socket's I/O. Every entry
+ * point returns a verdict for the owner (see vsock_conn.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,21 +16,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vsock_conn.h"
+
 #include "log.h"
-#include "vsock_dev.h"
 
-static void conn_event(struct ev_handler *h, uint32_t events);
-
-struct vsock_conn *conn_new(struct vsock_dev *d, int fd)
+struct vsock_conn *conn_new(struct conn_ctx *cx, int fd, ev_fn on_event)
 {
 	struct vsock_conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->buf_cap = d->buf_alloc;
-	c->dev = d;
+	c->buf_cap = cx->buf_alloc;
+	c->cx = cx;
 	c->state = CONN_CONNECTING;
-	ev_init(&c->ev, fd, conn_event);
+	ev_init(&c->ev, fd, on_event);
 	return c;
 }
 
@@ -42,28 +42,27 @@ uint32_t conn_peer_credit(const struct vsock_conn *c)
 						c->peer_buf_alloc - in_flight;
 }
 
-static bool guest_knows(const struct vsock_conn *c)
+bool conn_guest_knows(const struct vsock_conn *c)
 {
-	return !(c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST));
+	return c->state != CONN_DEAD &&
+	       !(c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST));
 }
 
-void conn_close(struct vsock_conn *c, bool rst)
+void conn_release(struct vsock_conn *c)
 {
-	struct vsock_dev *d = c->dev;
-
-	if (c->state == CONN_DEAD)
-		return;
-	log_dbg("conn %u <-> %u: closing%s", c->local_port, c->peer_port,
-		rst ? " with RST" : "");
-	if (rst && guest_knows(c))
-		vsock_dev_queue_rst(d, c->local_port, c->peer_port);
-	ev_del(d->loop, &c->ev);
-	if (close(c->ev.fd) != 0)
-		log_warn("close(fd %d): %s", c->ev.fd, strerror(errno));
-	c->ev.fd = -1;
+	if (c->ev.fd >= 0) {
+		ev_del(c->cx->loop, &c->ev);
+		if (close(c->ev.fd) != 0)
+			log_warn("close(fd %d): %s", c->ev.fd, strerror(errno));
+		c->ev.fd = -1;
+	}
 	c->state = CONN_DEAD;
-	d->stats.conns_closed++;
-	vsock_dev_bury(d, c);
+}
+
+void conn_free(struct vsock_conn *c)
+{
+	free(c->buf);
+	free(c);
 }
 
 static bool has_output(const struct vsock_conn *c)
@@ -71,12 +70,13 @@ static bool has_output(const struct vsock_conn *c)
 	return c->ok_off < c->ok_len || c->buf_len > 0;
 }
 
-void conn_update_events(struct vsock_conn *c)
+/* Arms epoll for what c can use now. */
+static enum conn_verdict update_events(struct vsock_conn *c)
 {
 	uint32_t ev = 0;
 
 	if (c->state == CONN_DEAD || c->hup)
-		return;
+		return CONN_KEEP;
 	switch (c->state) {
 	case CONN_CONNECTING:
 		ev = 0;	/* hang-ups and errors are always reported */
@@ -96,10 +96,9 @@ void conn_update_events(struct vsock_conn *c)
 			ev |= EPOLLOUT;
 		break;
 	case CONN_DEAD:
-		return;
+		return CONN_KEEP;
 	}
-	if (ev_set(c->dev->loop, &c->ev, ev) != 0)
-		conn_close(c, true);
+	return ev_set(c->cx->loop, &c->ev, ev) != 0 ? CONN_RESET : CONN_KEEP;
 }
 
 uint32_t conn_guest_window(const struct vsock_conn *c)
@@ -137,8 +136,8 @@ static bool all_done(const struct vsock_conn *c)
 	       !(c->pend & PEND_SHUTDOWN);
 }
 
-/* Writes buffered guest data to the socket. -1: connection closed. */
-static int conn_write(struct vsock_conn *c)
+/* Writes buffered guest data to the socket. */
+static enum conn_verdict conn_write(struct vsock_conn *c)
 {
 	while (has_output(c)) {
 		struct iovec iov[2];
@@ -165,11 +164,10 @@ static int conn_write(struct vsock_conn *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			log_rl(&c->dev->guest_rl, LOG_INFO,
+			log_rl(&c->cx->guest_rl, LOG_INFO,
 			       "conn %u <-> %u: host side write: %s; resetting",
 				 c->local_port, c->peer_port, strerror(errno));
-			conn_close(c, true);
-			return -1;
+			return CONN_RESET;
 		}
 		if (ok_part) {
 			c->ok_off += (uint8_t)n;
@@ -178,7 +176,7 @@ static int conn_write(struct vsock_conn *c)
 		c->buf_head = (uint32_t)((c->buf_head + (size_t)n) % c->buf_cap);
 		c->buf_len -= (uint32_t)n;
 		c->fwd_cnt += (uint32_t)n;
-		c->dev->stats.bytes_to_host += (uint64_t)n;
+		c->cx->stats.bytes_to_host += (uint64_t)n;
 	}
 	maybe_credit_update(c);
 	if (!has_output(c) && (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND) &&
@@ -188,26 +186,21 @@ static int conn_write(struct vsock_conn *c)
 			log_dbg("shutdown(SHUT_WR): %s", strerror(errno));
 		c->wr_shut = true;
 	}
-	if (all_done(c)) {
-		conn_close(c, true);
-		return -1;
-	}
-	return 0;
+	return all_done(c) ? CONN_RESET : CONN_KEEP;
 }
 
-static void conn_event(struct ev_handler *h, uint32_t events)
+enum conn_verdict conn_host_event(struct vsock_conn *c, uint32_t events)
 {
-	struct vsock_conn *c = container_of(h, struct vsock_conn, ev);
+	enum conn_verdict v;
 
 	switch (c->state) {
 	case CONN_DEAD:
-		return;
+		return CONN_KEEP;
 	case CONN_CONNECTING:
-		log_rl(&c->dev->guest_rl, LOG_INFO,
+		log_rl(&c->cx->guest_rl, LOG_INFO,
 		       "host client for guest port %u went away before the "
 			 "guest answered", c->peer_port);
-		conn_close(c, true);
-		return;
+		return CONN_RESET;
 	case CONN_ESTABLISHED:
 	case CONN_CLOSING:
 		break;
@@ -218,11 +211,10 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 
 		if (getsockopt(c->ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 			err = errno;
-		log_rl(&c->dev->guest_rl, LOG_INFO,
+		log_rl(&c->cx->guest_rl, LOG_INFO,
 		       "conn %u <-> %u: host side error: %s; resetting",
 			 c->local_port, c->peer_port, strerror(err));
-		conn_close(c, true);
-		return;
+		return CONN_RESET;
 	}
 	if (events & EPOLLHUP) {
 		/*
@@ -231,31 +223,30 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 		 */
 		c->hup = true;
 		c->readable = true;
-		ev_del(c->dev->loop, &c->ev);
+		ev_del(c->cx->loop, &c->ev);
 	}
-	if (events & EPOLLIN) {
+	if (events & EPOLLIN)
 		c->readable = true;
-		conn_update_events(c);
+	if (events & (EPOLLOUT | EPOLLHUP)) {
+		v = conn_write(c);
+		if (v != CONN_KEEP)
+			return v;
 	}
-	if ((events & (EPOLLOUT | EPOLLHUP)) && conn_write(c) < 0)
-		return;
-	conn_update_events(c);
+	return update_events(c);
 }
 
-void conn_host_connect(struct vsock_conn *c, uint32_t local_port,
-		       uint32_t guest_port)
+enum conn_verdict conn_host_connect(struct vsock_conn *c, uint32_t local_port,
+				    uint32_t guest_port)
 {
-	struct vsock_dev *d = c->dev;
-
 	c->host_initiated = true;
 	c->local_port = local_port;
 	c->peer_port = guest_port;
 	c->state = CONN_CONNECTING;
 	c->pend |= PEND_REQUEST;
-	c->deadline_ms = now_ms() + d->connect_timeout_ms;
+	c->deadline_ms = now_ms() + c->cx->connect_timeout_ms;
 	log_dbg("host client -> guest port %u (host port %u)", guest_port,
 		c->local_port);
-	conn_update_events(c);
+	return update_events(c);
 }
 
 static void take_credit(struct vsock_conn *c, const struct vsock_hdr *h)
@@ -268,28 +259,28 @@ static void take_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 		c->credit_requested = false;
 }
 
-void conn_guest_accepted(struct vsock_conn *c, const struct vsock_hdr *h)
+enum conn_verdict conn_guest_accepted(struct vsock_conn *c,
+				      const struct vsock_hdr *h)
 {
 	c->local_port = h->dst_port;
 	c->peer_port = h->src_port;
 	c->state = CONN_ESTABLISHED;
 	c->pend |= PEND_RESPONSE;
 	take_credit(c, h);
-	conn_update_events(c);
+	return update_events(c);
 }
 
-static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
+static enum conn_verdict guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 		     const struct vq_chain *chain)
 {
 	uint32_t tail, first;
 
 	if (c->state != CONN_ESTABLISHED ||
 	    (c->peer_shutdown & VIRTIO_VSOCK_SHUTDOWN_SEND)) {
-		log_rl(&c->dev->guest_rl, LOG_INFO,
+		log_rl(&c->cx->guest_rl, LOG_INFO,
 		       "conn %u <-> %u: data after shutdown; resetting",
 			 c->local_port, c->peer_port);
-		conn_close(c, true);
-		return;
+		return CONN_RESET;
 	}
 	if (!c->buf && h->len) {
 		/* Lazily: memory is live connections x buffered data. */
@@ -297,17 +288,15 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 		if (!c->buf) {
 			log_err("conn %u <-> %u: out of memory for its buffer; "
 				"resetting", c->local_port, c->peer_port);
-			conn_close(c, true);
-			return;
+			return CONN_RESET;
 		}
 	}
 	if (h->len > c->buf_cap - c->buf_len) {
-		log_rl(&c->dev->guest_rl, LOG_WARN,
+		log_rl(&c->cx->guest_rl, LOG_WARN,
 		       "conn %u <-> %u: guest sent %u bytes with %u credit; "
 			 "resetting", c->local_port, c->peer_port, h->len,
 			 c->buf_cap - c->buf_len);
-		conn_close(c, true);
-		return;
+		return CONN_RESET;
 	}
 	tail = (uint32_t)(((size_t)c->buf_head + c->buf_len) % c->buf_cap);
 	first = c->buf_cap - tail;
@@ -319,42 +308,41 @@ static void guest_rw(struct vsock_conn *c, const struct vsock_hdr *h,
 		     h->len - first);
 	c->buf_len += h->len;
 	c->rx_cnt += h->len;
-	conn_write(c);
+	return conn_write(c);
 }
 
-void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
-		       const struct vq_chain *chain)
+enum conn_verdict conn_guest_packet(struct vsock_conn *c,
+				    const struct vsock_hdr *h,
+				    const struct vq_chain *chain)
 {
+	enum conn_verdict v;
+
 	if (c->state == CONN_DEAD)
-		return;
+		return CONN_KEEP;
 	take_credit(c, h);
 	switch (h->op) {
 	case VIRTIO_VSOCK_OP_RESPONSE:
-		if (c->state != CONN_CONNECTING || (c->pend & PEND_REQUEST)) {
-			conn_close(c, true);
-			return;
-		}
+		if (c->state != CONN_CONNECTING || (c->pend & PEND_REQUEST))
+			return CONN_RESET;
 		c->state = CONN_ESTABLISHED;
 		c->deadline_ms = 0;
 		c->ok_len = (uint8_t)snprintf(c->ok_line, sizeof(c->ok_line),
 					      "OK %u\n", c->local_port);
 		log_dbg("conn %u <-> %u established", c->local_port,
 			c->peer_port);
-		if (conn_write(c) < 0)
-			return;
+		v = conn_write(c);
+		if (v != CONN_KEEP)
+			return v;
 		break;
 	case VIRTIO_VSOCK_OP_RST:
 		if (c->state == CONN_CONNECTING)
-			log_rl(&c->dev->guest_rl, LOG_INFO,
+			log_rl(&c->cx->guest_rl, LOG_INFO,
 			       "guest refused connection to port %u",
 				 c->peer_port);
-		conn_close(c, false);
-		return;
+		return CONN_CLOSE;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
-		if (c->state == CONN_CONNECTING) {
-			conn_close(c, true);
-			return;
-		}
+		if (c->state == CONN_CONNECTING)
+			return CONN_RESET;
 		c->peer_shutdown |= h->flags &
 				    (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 		if (c->peer_shutdown ==
@@ -362,13 +350,14 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 			c->state = CONN_CLOSING;
 			c->pend &= ~(uint32_t)PEND_CREDIT_UPDATE;
 		}
-		if (conn_write(c) < 0)
-			return;
+		v = conn_write(c);
+		if (v != CONN_KEEP)
+			return v;
 		break;
 	case VIRTIO_VSOCK_OP_RW:
-		guest_rw(c, h, chain);
-		if (c->state == CONN_DEAD)
-			return;
+		v = guest_rw(c, h, chain);
+		if (v != CONN_KEEP)
+			return v;
 		break;
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		break;
@@ -377,14 +366,13 @@ void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
 		break;
 	default:
 		/* REQUEST on a live connection, or an unknown op. */
-		log_rl(&c->dev->guest_rl, LOG_INFO,
+		log_rl(&c->cx->guest_rl, LOG_INFO,
 		       "conn %u <-> %u: unexpected %s (op %u); resetting",
 			 c->local_port, c->peer_port, vsock_op_name(h->op),
 			 h->op);
-		conn_close(c, true);
-		return;
+		return CONN_RESET;
 	}
-	conn_update_events(c);
+	return update_events(c);
 }
 
 static bool may_read(const struct vsock_conn *c)
@@ -439,12 +427,13 @@ static ssize_t read_into(struct vsock_conn *c, const struct vq_chain *chain,
 	return r;
 }
 
-uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
+enum conn_verdict conn_fill_rx(struct vsock_conn *c,
+			       const struct vq_chain *chain, uint32_t *used)
 {
-	struct vsock_dev *d = c->dev;
+	struct conn_ctx *cx = c->cx;
 	struct vsock_hdr h = {
 		.src_cid = VMADDR_CID_HOST,
-		.dst_cid = d->guest_cid,
+		.dst_cid = cx->guest_cid,
 		.src_port = c->local_port,
 		.dst_port = c->peer_port,
 		.type = VIRTIO_VSOCK_TYPE_STREAM,
@@ -452,8 +441,9 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 		.fwd_cnt = c->fwd_cnt,
 	};
 	uint8_t raw[VSOCK_HDR_LEN];
-	bool close_after = false;
+	enum conn_verdict after = CONN_KEEP;
 
+	*used = 0;
 	if (c->pend & PEND_REQUEST) {
 		h.op = VIRTIO_VSOCK_OP_REQUEST;
 		c->pend &= ~(uint32_t)PEND_REQUEST;
@@ -468,7 +458,7 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 		if (credit == 0) {
 			h.op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 			c->credit_requested = true;
-			d->stats.credit_stalls++;
+			cx->stats.credit_stalls++;
 		} else if (room > 0) {
 			uint32_t max = room < credit ? room : credit;
 			ssize_t r;
@@ -480,7 +470,7 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 				h.op = VIRTIO_VSOCK_OP_RW;
 				h.len = (uint32_t)r;
 				c->tx_cnt += (uint32_t)r;
-				d->stats.bytes_to_guest += (uint64_t)r;
+				cx->stats.bytes_to_guest += (uint64_t)r;
 			} else if (r == 0) {
 				c->eof = true;
 				c->readable = false;
@@ -490,17 +480,18 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 					/* Nobody reads what the guest sends. */
 					c->shutdown_to_send |= VIRTIO_VSOCK_SHUTDOWN_RCV;
 					c->deadline_ms = now_ms() +
-							 d->connect_timeout_ms;
+							 cx->connect_timeout_ms;
 				}
 			} else if (errno == EAGAIN) {
 				c->readable = false;
 			} else {
-				log_rl(&c->dev->guest_rl, LOG_INFO,
+				log_rl(&cx->guest_rl, LOG_INFO,
 				       "conn %u <-> %u: host side read: %s; "
 					 "resetting", c->local_port,
 					 c->peer_port, strerror(errno));
+				/* The RST goes out in this packet. */
 				h.op = VIRTIO_VSOCK_OP_RST;
-				close_after = true;
+				after = CONN_CLOSE;
 			}
 		}
 	}
@@ -508,20 +499,20 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 		h.op = VIRTIO_VSOCK_OP_SHUTDOWN;
 		h.flags = c->shutdown_to_send;
 		c->pend &= ~(uint32_t)PEND_SHUTDOWN;
-		close_after = all_done(c);
+		/* Both ways finished: the RST after it ends the stream. */
+		if (all_done(c))
+			after = CONN_RESET;
 	}
 	if (h.op == 0 && (c->pend & PEND_CREDIT_UPDATE)) {
 		h.op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
-		d->stats.credit_updates++;
+		cx->stats.credit_updates++;
 	}
 	if (h.op == 0 && (c->pend & PEND_CREDIT_REQUEST)) {
 		h.op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
 		c->pend &= ~(uint32_t)PEND_CREDIT_REQUEST;
 	}
-	if (h.op == 0) {
-		conn_update_events(c);
-		return 0;
-	}
+	if (h.op == 0)
+		return update_events(c);
 	/* Every packet carries fwd_cnt, so it is also a credit update. */
 	c->fwd_cnt_sent = c->fwd_cnt;
 	c->pend &= ~(uint32_t)PEND_CREDIT_UPDATE;
@@ -530,28 +521,20 @@ uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain)
 	log_dbg("host %s %u -> %u len %u flags %u", vsock_op_name(h.op),
 		h.src_port, h.dst_port, h.len, h.flags);
 	if (h.op == VIRTIO_VSOCK_OP_RST)
-		d->stats.rst_sent++;
-	if (close_after)
-		conn_close(c, h.op != VIRTIO_VSOCK_OP_RST);
-	else
-		conn_update_events(c);
-	return VSOCK_HDR_LEN + h.len;
+		cx->stats.rst_sent++;
+	*used = VSOCK_HDR_LEN + h.len;
+	return after != CONN_KEEP ? after : update_events(c);
 }
 
-void conn_timeout(struct vsock_conn *c)
+enum conn_verdict conn_timeout(struct vsock_conn *c)
 {
-	switch (c->state) {
-	case CONN_CONNECTING:
-		log_rl(&c->dev->guest_rl, LOG_INFO,
+	if (c->state == CONN_CONNECTING)
+		log_rl(&c->cx->guest_rl, LOG_INFO,
 		       "guest did not answer a connection to port %u in "
 			 "time; closing the host client", c->peer_port);
-		conn_close(c, true);
-		break;
-	default:
-		log_rl(&c->dev->guest_rl, LOG_INFO,
+	else
+		log_rl(&c->cx->guest_rl, LOG_INFO,
 		       "conn %u <-> %u: guest did not finish closing; "
 			 "resetting", c->local_port, c->peer_port);
-		conn_close(c, true);
-		break;
-	}
+	return CONN_RESET;
 }

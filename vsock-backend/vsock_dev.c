@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "vsock_dev.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +17,21 @@ void vsock_dev_init(struct vsock_dev *d, struct loop *loop, uint64_t cid,
 {
 	memset(d, 0, sizeof(*d));
 	d->loop = loop;
-	d->guest_cid = cid;
-	d->buf_alloc = buf_alloc;
+	d->cx.loop = loop;
+	d->cx.guest_cid = cid;
+	d->cx.buf_alloc = buf_alloc;
+	d->cx.connect_timeout_ms = 5000;
 	d->uds_path = uds_path;
 	d->max_conns = VSOCK_DEFAULT_MAX_CONNS;
-	d->connect_timeout_ms = 5000;
 	d->reconnect_timeout_ms = 5000;
 	d->next_port = VSOCK_EPHEMERAL_FIRST;
 	for (unsigned i = 0; i < VSOCK_NUM_QUEUES; i++)
 		d->q[i].call_fd = -1;
+}
+
+uint64_t vsock_dev_guest_cid(const struct vsock_dev *d)
+{
+	return d->cx.guest_cid;
 }
 
 bool vsock_dev_running(const struct vsock_dev *d)
@@ -58,15 +65,55 @@ static void unlink_conn(struct vsock_dev *d, struct vsock_conn *c)
 	d->nconns--;
 }
 
-/* Called by conn_close(): the connection leaves the table now, memory later. */
-void vsock_dev_bury(struct vsock_dev *d, struct vsock_conn *c)
+static void queue_rst(struct vsock_dev *d, uint32_t local_port,
+		      uint32_t peer_port);
+
+/*
+ * The one place a connection leaves the table: its host side is closed
+ * now, its memory freed after the current event batch (an event later in
+ * the batch may still name it). rst: owe the guest an RST if it knows c.
+ */
+static void remove_conn(struct vsock_dev *d, struct vsock_conn *c, bool rst)
 {
+	if (c->state == CONN_DEAD)
+		return;
+	log_dbg("conn %u <-> %u: closing%s", c->local_port, c->peer_port,
+		rst ? " with RST" : "");
+	if (rst && conn_guest_knows(c))
+		queue_rst(d, c->local_port, c->peer_port);
+	conn_release(c);
 	unlink_conn(d, c);
 	c->next = d->zombies;
 	d->zombies = c;
+	d->cx.stats.conns_closed++;
 }
 
-struct vsock_conn *vsock_dev_find(struct vsock_dev *d, uint32_t local_port,
+/* Acts on what a connection's state machine answered. true: c is gone. */
+static bool apply(struct vsock_dev *d, struct vsock_conn *c,
+		  enum conn_verdict v)
+{
+	switch (v) {
+	case CONN_KEEP:
+		return false;
+	case CONN_CLOSE:
+		remove_conn(d, c, false);
+		return true;
+	case CONN_RESET:
+		remove_conn(d, c, true);
+		return true;
+	}
+	return false;
+}
+
+static void conn_event(struct ev_handler *h, uint32_t events)
+{
+	struct vsock_conn *c = container_of(h, struct vsock_conn, ev);
+	struct vsock_dev *d = container_of(c->cx, struct vsock_dev, cx);
+
+	apply(d, c, conn_host_event(c, events));
+}
+
+static struct vsock_conn *find_conn(struct vsock_dev *d, uint32_t local_port,
 				  uint32_t peer_port)
 {
 	for (struct vsock_conn *c = d->head; c; c = c->next)
@@ -88,10 +135,10 @@ static struct vsock_conn *adopt(struct vsock_dev *d, int fd)
 
 	if (d->nconns >= d->max_conns)
 		return NULL;
-	c = conn_new(d, fd);
+	c = conn_new(&d->cx, fd, conn_event);
 	if (c) {
 		link_conn(d, c);
-		d->stats.conns_opened++;
+		d->cx.stats.conns_opened++;
 	}
 	return c;
 }
@@ -101,13 +148,13 @@ int vsock_dev_host_connect(struct vsock_dev *d, int fd, uint32_t guest_port)
 	struct vsock_conn *c;
 
 	if (d->nconns >= d->max_conns) {
-		d->stats.refused_limit++;
+		d->cx.stats.refused_limit++;
 		return -EBUSY;
 	}
 	c = adopt(d, fd);
 	if (!c)
 		return -ENOMEM;
-	conn_host_connect(c, vsock_dev_alloc_port(d), guest_port);
+	apply(d, c, conn_host_connect(c, vsock_dev_alloc_port(d), guest_port));
 	return 0;
 }
 
@@ -119,45 +166,45 @@ static void guest_request(struct vsock_dev *d, const struct vsock_hdr *h)
 	int fd, n;
 
 	if (d->nconns >= d->max_conns) {
-		d->stats.refused_limit++;
-		log_rl(&d->guest_rl, LOG_WARN, "guest connect to host port %u: "
+		d->cx.stats.refused_limit++;
+		log_rl(&d->cx.guest_rl, LOG_WARN, "guest connect to host port %u: "
 		       "connection limit (%u) reached; refusing", h->dst_port,
 		       d->max_conns);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->uds_path,
 		     h->dst_port);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		log_rl(&d->guest_rl, LOG_WARN, "guest connect to host port %u: "
+		log_rl(&d->cx.guest_rl, LOG_WARN, "guest connect to host port %u: "
 		       "socket path too long", h->dst_port);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		log_rl(&d->guest_rl, LOG_ERROR, "socket: %s", strerror(errno));
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		log_rl(&d->cx.guest_rl, LOG_ERROR, "socket: %s", strerror(errno));
+		queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
 	/* A Unix connect completes at once or fails (EAGAIN: backlog full). */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		log_rl(&d->guest_rl, LOG_INFO, "guest port %u -> host port %u: "
+		log_rl(&d->cx.guest_rl, LOG_INFO, "guest port %u -> host port %u: "
 		       "%s: %s; refusing", h->src_port, h->dst_port,
 		       sa.sun_path, strerror(errno));
 		close(fd);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
 	c = adopt(d, fd);
 	if (!c) {
-		log_rl(&d->guest_rl, LOG_ERROR, "out of memory for a connection");
+		log_rl(&d->cx.guest_rl, LOG_ERROR, "out of memory for a connection");
 		close(fd);
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
 	log_dbg("guest port %u -> %s", h->src_port, sa.sun_path);
-	conn_guest_accepted(c, h);
+	apply(d, c, conn_guest_accepted(c, h));
 }
 
 static bool port_in_use(struct vsock_dev *d, uint32_t port)
@@ -181,13 +228,13 @@ uint32_t vsock_dev_alloc_port(struct vsock_dev *d)
 	}
 }
 
-void vsock_dev_queue_rst(struct vsock_dev *d, uint32_t local_port,
-			 uint32_t peer_port)
+static void queue_rst(struct vsock_dev *d, uint32_t local_port,
+		      uint32_t peer_port)
 {
 	struct vsock_rst *r;
 
 	if (d->rst_count == VSOCK_RST_QUEUE) {
-		log_rl(&d->guest_rl, LOG_WARN, "RST queue full, dropping RST "
+		log_rl(&d->cx.guest_rl, LOG_WARN, "RST queue full, dropping RST "
 		       "%u -> %u", local_port,
 			 peer_port);
 		return;
@@ -240,22 +287,22 @@ static void handle_packet(struct vsock_dev *d, const struct vsock_hdr *h,
 		vsock_op_name(h->op), h->src_port, h->dst_port, h->len,
 		h->flags, h->buf_alloc, h->fwd_cnt);
 	if (h->op == VIRTIO_VSOCK_OP_RST)
-		d->stats.rst_received++;
-	if (h->src_cid != d->guest_cid || h->dst_cid != VMADDR_CID_HOST) {
+		d->cx.stats.rst_received++;
+	if (h->src_cid != d->cx.guest_cid || h->dst_cid != VMADDR_CID_HOST) {
 		/* Not addressed to us, or a spoofed source: nobody to answer. */
-		d->stats.bad_packets++;
+		d->cx.stats.bad_packets++;
 		log_dbg("dropping packet cid %llu -> %llu",
 			(unsigned long long)h->src_cid,
 			(unsigned long long)h->dst_cid);
 		return;
 	}
-	c = vsock_dev_find(d, h->dst_port, h->src_port);
+	c = find_conn(d, h->dst_port, h->src_port);
 	if (h->type != VIRTIO_VSOCK_TYPE_STREAM) {
-		d->stats.bad_packets++;
+		d->cx.stats.bad_packets++;
 		if (c)
-			conn_close(c, true);
+			remove_conn(d, c, true);
 		else if (h->op != VIRTIO_VSOCK_OP_RST)
-			vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+			queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
 	if (!c) {
@@ -263,12 +310,12 @@ static void handle_packet(struct vsock_dev *d, const struct vsock_hdr *h,
 			guest_request(d, h);
 			return;
 		}
-		d->stats.unknown_conn++;
+		d->cx.stats.unknown_conn++;
 		if (h->op != VIRTIO_VSOCK_OP_RST)
-			vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+			queue_rst(d, h->dst_port, h->src_port);
 		return;
 	}
-	conn_guest_packet(c, h, chain);
+	apply(d, c, conn_guest_packet(c, h, chain));
 }
 
 /*
@@ -282,18 +329,18 @@ static void bad_length(struct vsock_dev *d, const struct vsock_hdr *h,
 {
 	struct vsock_conn *c;
 
-	d->stats.bad_packets++;
-	log_rl(&d->guest_rl, LOG_WARN, "tx: %s %u -> %u says %u payload bytes, "
+	d->cx.stats.bad_packets++;
+	log_rl(&d->cx.guest_rl, LOG_WARN, "tx: %s %u -> %u says %u payload bytes, "
 	       "its descriptors hold %u; resetting", vsock_op_name(h->op),
 	       h->src_port, h->dst_port, h->len,
 	       chain->out_len - VSOCK_HDR_LEN);
-	if (h->src_cid != d->guest_cid || h->dst_cid != VMADDR_CID_HOST)
+	if (h->src_cid != d->cx.guest_cid || h->dst_cid != VMADDR_CID_HOST)
 		return;
-	c = vsock_dev_find(d, h->dst_port, h->src_port);
+	c = find_conn(d, h->dst_port, h->src_port);
 	if (c)
-		conn_close(c, true);
+		remove_conn(d, c, true);
 	else if (h->op != VIRTIO_VSOCK_OP_RST)
-		vsock_dev_queue_rst(d, h->dst_port, h->src_port);
+		queue_rst(d, h->dst_port, h->src_port);
 }
 
 void vsock_dev_process_tx(struct vsock_dev *d)
@@ -312,8 +359,8 @@ void vsock_dev_process_tx(struct vsock_dev *d)
 			break;
 		}
 		if (r == VQ_BAD_CHAIN) {
-			d->stats.bad_chains++;
-			log_rl(&d->guest_rl, LOG_WARN, "tx: malformed descriptor "
+			d->cx.stats.bad_chains++;
+			log_rl(&d->cx.guest_rl, LOG_WARN, "tx: malformed descriptor "
 			       "chain (head %u) dropped", chain.head);
 		} else {
 			enum vsock_parse_result pr = vsock_parse_chain(&chain, &h);
@@ -323,8 +370,8 @@ void vsock_dev_process_tx(struct vsock_dev *d)
 			else if (pr == VSOCK_PKT_BAD_LEN)
 				bad_length(d, &h, &chain);
 			else {
-				d->stats.bad_packets++;
-				log_rl(&d->guest_rl, LOG_WARN, "tx: packet "
+				d->cx.stats.bad_packets++;
+				log_rl(&d->cx.guest_rl, LOG_WARN, "tx: packet "
 				       "shorter than a header (%u bytes) dropped",
 				       chain.out_len);
 			}
@@ -339,7 +386,10 @@ static void send_reset_event(struct vsock_dev *d)
 {
 	struct vsock_queue *q = &d->q[VSOCK_QUEUE_EVENT];
 	struct vq_chain chain;
-	uint8_t ev[4] = { VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, 0, 0, 0 };
+	/* Little-endian on the wire, as every virtio 1.x field. */
+	struct virtio_vsock_event ev = {
+		.id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET),
+	};
 	enum vq_pop_result r;
 
 	if (!d->reset_event_pending || !q->started)
@@ -352,7 +402,7 @@ static void send_reset_event(struct vsock_dev *d)
 		return;
 	}
 	if (r == VQ_CHAIN && chain.in_len >= sizeof(ev)) {
-		vq_segs_write(chain.in, chain.nin, 0, ev, sizeof(ev));
+		vq_segs_write(chain.in, chain.nin, 0, &ev, sizeof(ev));
 		vq_push(&q->vq, chain.head, sizeof(ev));
 		d->reset_event_pending = false;
 		log_info("sent TRANSPORT_RESET event to the guest");
@@ -375,12 +425,12 @@ static void fill_rst(struct vsock_dev *d, const struct vq_chain *chain)
 	struct vsock_rst *r = &d->rst[d->rst_first];
 	struct vsock_hdr h = {
 		.src_cid = VMADDR_CID_HOST,
-		.dst_cid = d->guest_cid,
+		.dst_cid = d->cx.guest_cid,
 		.src_port = r->local_port,
 		.dst_port = r->peer_port,
 		.type = VIRTIO_VSOCK_TYPE_STREAM,
 		.op = VIRTIO_VSOCK_OP_RST,
-		.buf_alloc = d->buf_alloc,
+		.buf_alloc = d->cx.buf_alloc,
 	};
 	uint8_t raw[VSOCK_HDR_LEN];
 
@@ -388,7 +438,7 @@ static void fill_rst(struct vsock_dev *d, const struct vq_chain *chain)
 	vq_segs_write(chain->in, chain->nin, 0, raw, sizeof(raw));
 	d->rst_first = (d->rst_first + 1) % VSOCK_RST_QUEUE;
 	d->rst_count--;
-	d->stats.rst_sent++;
+	d->cx.stats.rst_sent++;
 }
 
 void vsock_dev_flush(struct vsock_dev *d)
@@ -421,8 +471,8 @@ void vsock_dev_flush(struct vsock_dev *d)
 			break;
 		}
 		if (r == VQ_BAD_CHAIN || chain.in_len < VSOCK_HDR_LEN) {
-			d->stats.bad_chains++;
-			log_rl(&d->guest_rl, LOG_WARN, "rx: unusable buffer "
+			d->cx.stats.bad_chains++;
+			log_rl(&d->cx.guest_rl, LOG_WARN, "rx: unusable buffer "
 			       "(head %u) returned empty", chain.head);
 			vq_push(&q->vq, chain.head, 0);
 			notify(d, VSOCK_QUEUE_RX);
@@ -432,9 +482,10 @@ void vsock_dev_flush(struct vsock_dev *d)
 			fill_rst(d, &chain);
 			used = VSOCK_HDR_LEN;
 		} else {
-			used = conn_fill_rx(c, &chain);
+			enum conn_verdict v = conn_fill_rx(c, &chain, &used);
+
 			/* Round robin: the connection just served goes last. */
-			if (c->state != CONN_DEAD && c != d->tail) {
+			if (!apply(d, c, v) && c != d->tail) {
 				unlink_conn(d, c);
 				link_conn(d, c);
 			}
@@ -462,7 +513,7 @@ void vsock_dev_kick(struct vsock_dev *d, unsigned qi)
 static void drop_all_connections(struct vsock_dev *d)
 {
 	while (d->head)
-		conn_close(d->head, false);
+		remove_conn(d, d->head, false);
 	d->rst_first = d->rst_count = 0;
 }
 
@@ -479,9 +530,9 @@ static void drop_guest_connections(struct vsock_dev *d, const char *why)
 
 	for (c = d->head; c; c = next) {
 		next = c->next;
-		if (c->state == CONN_CONNECTING && (c->pend & PEND_REQUEST))
+		if (!conn_guest_knows(c))
 			continue;
-		conn_close(c, false);
+		remove_conn(d, c, false);
 		n++;
 	}
 	d->rst_first = d->rst_count = 0;
@@ -680,22 +731,21 @@ void vsock_dev_after_batch(struct vsock_dev *d)
 		next = c->next;
 		if (c->deadline_ms && c->deadline_ms <= now) {
 			c->deadline_ms = 0;
-			conn_timeout(c);
+			apply(d, c, conn_timeout(c));
 		}
 	}
 	vsock_dev_flush(d);
 	while (d->zombies) {
 		c = d->zombies;
 		d->zombies = c->next;
-		free(c->buf);
-		free(c);
+		conn_free(c);
 	}
 }
 
 int vsock_dev_format_stats(const struct vsock_dev *d, char *buf, size_t len,
 			   const char *sep)
 {
-	const struct vsock_stats *s = &d->stats;
+	const struct vsock_stats *s = &d->cx.stats;
 
 	return snprintf(buf, len,
 			"connections=%u%sconnections_opened=%llu%s"

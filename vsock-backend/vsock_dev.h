@@ -3,10 +3,12 @@
  * The virtio-vsock device: its three virtqueues, the table of connections
  * and the packets it owes the guest. The device owns the connection table:
  * every connection is created (within --max-connections) and removed
- * here. vsock_dev.c moves packets between the rings and the connections;
- * vsock_conn.c is the per-connection state machine and owns each
- * connection's Unix-socket fd. host_uds.c (above this file) owns host
- * clients until their request line is complete.
+ * here, and only here. vsock_dev.c moves packets between the rings and
+ * the connections and acts on the verdicts the connections' state machine
+ * (vsock_conn.h, below this file) returns: keep, close, or close and owe
+ * the guest an RST. host_uds.c (above this file) owns host clients until
+ * their request line is complete; vhost_user.c (above) drives the device
+ * through the start/stop/kick interface below.
  */
 #ifndef VSOCKD_VSOCK_DEV_H
 #define VSOCKD_VSOCK_DEV_H
@@ -18,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "virtqueue.h"
+#include "vsock_conn.h"
 #include "vsock_packet.h"
 
 #define VSOCK_NUM_QUEUES 3
@@ -25,60 +28,6 @@
 #define VSOCK_EPHEMERAL_FIRST 0x40000000u
 /* Firecracker's per-device limit. */
 #define VSOCK_DEFAULT_MAX_CONNS 1023
-
-enum conn_state {
-	CONN_CONNECTING,	/* REQUEST owed or sent, waiting for RESPONSE */
-	CONN_ESTABLISHED,
-	CONN_CLOSING,		/* guest shut both ways: flush, then RST */
-	CONN_DEAD,		/* unlinked, freed after the event batch */
-};
-
-/* Control packets a connection owes the guest (bit set). */
-enum {
-	PEND_REQUEST = 1u << 0,
-	PEND_RESPONSE = 1u << 1,
-	PEND_SHUTDOWN = 1u << 2,
-	PEND_CREDIT_UPDATE = 1u << 3,
-	PEND_CREDIT_REQUEST = 1u << 4,
-};
-
-struct vsock_dev;
-
-struct vsock_conn {
-	struct vsock_dev *dev;
-	struct ev_handler ev;	/* the host side's Unix socket */
-	struct vsock_conn *prev, *next;
-	enum conn_state state;
-	bool host_initiated;
-	uint32_t local_port;	/* host side port */
-	uint32_t peer_port;	/* guest side port */
-	int64_t deadline_ms;	/* 0: none */
-
-	/*
-	 * guest -> host: bytes received but not yet written to the socket.
-	 * Allocated (buf_cap bytes) the first time data must wait.
-	 */
-	uint8_t *buf;
-	uint32_t buf_cap, buf_head, buf_len;
-	uint32_t rx_cnt;	/* guest payload bytes received */
-	uint32_t fwd_cnt;	/* of those, written to the socket */
-	uint32_t fwd_cnt_sent;	/* fwd_cnt last advertised to the guest */
-	char ok_line[24];	/* "OK <port>\n", written before any data */
-	uint8_t ok_len, ok_off;
-
-	/* host -> guest */
-	uint32_t peer_buf_alloc, peer_fwd_cnt;
-	uint32_t tx_cnt;	/* payload bytes sent to the guest */
-	bool credit_requested;	/* CREDIT_REQUEST sent since credit ran out */
-
-	uint32_t pend;		/* PEND_* */
-	uint32_t shutdown_to_send;
-	uint32_t peer_shutdown;	/* VSOCK_SHUTDOWN_* received */
-	bool readable;		/* socket may have data; epoll IN is off */
-	bool eof;		/* socket read returned 0 */
-	bool hup;		/* socket hung up: no more epoll */
-	bool wr_shut;		/* we shut the socket's write side */
-};
 
 /* A ring as the front-end describes it (vhost-user SET_VRING_*). */
 struct vsock_ring_cfg {
@@ -111,23 +60,11 @@ struct vsock_rst {
 	uint32_t local_port, peer_port;
 };
 
-/* Counters for operators (--stats, SIGUSR1, a line at exit). */
-struct vsock_stats {
-	uint64_t conns_opened, conns_closed;
-	uint64_t refused_limit;		/* over --max-connections */
-	uint64_t rst_sent, rst_received;
-	uint64_t credit_stalls;		/* host data waited for guest credit */
-	uint64_t credit_updates;	/* CREDIT_UPDATEs sent on their own */
-	uint64_t bytes_to_guest, bytes_to_host;
-	uint64_t bad_chains, bad_packets, unknown_conn;
-};
-
 struct vsock_dev {
 	struct loop *loop;
-	uint64_t guest_cid;
-	uint32_t buf_alloc;		/* --tx-buffer-size */
+	/* Shared with every connection: CID, --tx-buffer-size, counters. */
+	struct conn_ctx cx;
 	unsigned max_conns;		/* --max-connections */
-	int connect_timeout_ms;
 	const char *uds_path;		/* guest-initiated: <uds_path>_<port> */
 
 	const struct vq_memory *mem;
@@ -141,12 +78,10 @@ struct vsock_dev {
 	struct vsock_rst rst[VSOCK_RST_QUEUE];	/* RSTs owed, no connection */
 	unsigned rst_first, rst_count;
 
-	struct log_ratelimit guest_rl;	/* log lines the guest causes */
 	bool reset_event_pending;
 	/* The front-end went away: connections wait this long for it. */
 	int reconnect_timeout_ms;
 	int64_t detached_deadline_ms;	/* 0: a front-end is attached */
-	struct vsock_stats stats;
 };
 
 void vsock_dev_init(struct vsock_dev *d, struct loop *loop, uint64_t cid,
@@ -207,39 +142,9 @@ bool vsock_dev_has_room(const struct vsock_dev *d, unsigned pending);
  */
 int vsock_dev_host_connect(struct vsock_dev *d, int fd, uint32_t guest_port);
 
-/* Internal to the device and connection files. */
-void vsock_dev_queue_rst(struct vsock_dev *d, uint32_t local_port,
-			 uint32_t peer_port);
-struct vsock_conn *vsock_dev_find(struct vsock_dev *d, uint32_t local_port,
-				  uint32_t peer_port);
+/* The CID the guest is told it has (device config space). */
+uint64_t vsock_dev_guest_cid(const struct vsock_dev *d);
 /* A host port for a host-initiated connection, unique among live ones. */
 uint32_t vsock_dev_alloc_port(struct vsock_dev *d);
-/* Unlinks c; its memory is freed after the current event batch. */
-void vsock_dev_bury(struct vsock_dev *d, struct vsock_conn *c);
-
-/* vsock_conn.c: the state machine. */
-/* A connection for fd, not linked anywhere yet; NULL: out of memory. */
-struct vsock_conn *conn_new(struct vsock_dev *d, int fd);
-/* Host client asked for guest port from local_port: owes a REQUEST. */
-void conn_host_connect(struct vsock_conn *c, uint32_t local_port,
-		       uint32_t guest_port);
-/* The guest's REQUEST h reached a host listener on fd: owes a RESPONSE. */
-void conn_guest_accepted(struct vsock_conn *c, const struct vsock_hdr *h);
-void conn_guest_packet(struct vsock_conn *c, const struct vsock_hdr *h,
-		       const struct vq_chain *chain);
-/* Whether c owes the guest a packet now. */
-bool conn_wants_rx(const struct vsock_conn *c);
-/* Fills the rx chain with c's next packet; returns bytes used or 0. */
-uint32_t conn_fill_rx(struct vsock_conn *c, const struct vq_chain *chain);
-/* Closes the host side; rst: tell the guest too. */
-void conn_close(struct vsock_conn *c, bool rst);
-void conn_update_events(struct vsock_conn *c);
-uint32_t conn_peer_credit(const struct vsock_conn *c);
-/*
- * Bytes the guest will send us before it waits for a credit update:
- * min(our buffer, the guest's own buf_alloc).
- */
-uint32_t conn_guest_window(const struct vsock_conn *c);
-void conn_timeout(struct vsock_conn *c);
 
 #endif

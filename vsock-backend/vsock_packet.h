@@ -24,7 +24,6 @@ _Static_assert(sizeof(struct virtio_vsock_hdr) == 44,
 #define VSOCK_QUEUE_RX 0
 #define VSOCK_QUEUE_TX 1
 #define VSOCK_QUEUE_EVENT 2
-#define VIRTIO_VSOCK_EVENT_TRANSPORT_RESET 0
 
 /* Largest payload accepted in one guest packet (Linux sends <= 64 KiB). */
 #define VSOCK_MAX_PKT_PAYLOAD (64u * 1024)

@@ -260,9 +260,9 @@ static void guest_request_forwarded_to_host_socket(void **state UNUSED)
 	assert_int_equal(h.fwd_cnt, 5);	/* our fwd_cnt travels with data */
 	assert_memory_equal(buf, "world!", 6);
 	/* Counters for operators. */
-	assert_int_equal(d.stats.bytes_to_host, 5);
-	assert_int_equal(d.stats.bytes_to_guest, 6);
-	assert_int_equal(d.stats.conns_opened, 1);
+	assert_int_equal(d.cx.stats.bytes_to_host, 5);
+	assert_int_equal(d.cx.stats.bytes_to_guest, 6);
+	assert_int_equal(d.cx.stats.conns_opened, 1);
 	{
 		char line[512];
 
@@ -318,7 +318,7 @@ static void host_connect_times_out(void **state UNUSED)
 	int sv[2];
 
 	post_rx(4);
-	d.connect_timeout_ms = 30;
+	d.cx.connect_timeout_ms = 30;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 99), 0);
 	vsock_dev_flush(&d);
@@ -344,9 +344,9 @@ static void unknown_connection_gets_rst(void **state UNUSED)
 	guest_op(VIRTIO_VSOCK_OP_RESPONSE, 9, 10);
 	expect_rx(VIRTIO_VSOCK_OP_RST, 10, 9);
 	expect_no_rx();
-	assert_int_equal(d.stats.unknown_conn, 3);
-	assert_int_equal(d.stats.rst_sent, 2);
-	assert_int_equal(d.stats.rst_received, 1);
+	assert_int_equal(d.cx.stats.unknown_conn, 3);
+	assert_int_equal(d.cx.stats.rst_sent, 2);
+	assert_int_equal(d.cx.stats.rst_received, 1);
 }
 
 static void wrong_cid_dropped(void **state UNUSED)
@@ -360,7 +360,7 @@ static void wrong_cid_dropped(void **state UNUSED)
 	h.dst_cid = 7;
 	guest_send(&h, NULL, 0);
 	expect_no_rx();
-	assert_int_equal(d.stats.bad_packets, 2);
+	assert_int_equal(d.cx.stats.bad_packets, 2);
 }
 
 static void non_stream_type_gets_rst(void **state UNUSED)
@@ -409,7 +409,7 @@ static void too_short_header_dropped(void **state UNUSED)
 	gm_add_chain(&g, VSOCK_QUEUE_TX, &s, 1);
 	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
-	assert_int_equal(d.stats.bad_packets, 1);
+	assert_int_equal(d.cx.stats.bad_packets, 1);
 	expect_no_rx();
 }
 
@@ -434,7 +434,7 @@ static void length_beyond_chain_gets_rst(void **state UNUSED)
 	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
 	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5000);
-	assert_int_equal(d.stats.bad_packets, 2);
+	assert_int_equal(d.cx.stats.bad_packets, 2);
 	expect_no_rx();
 }
 
@@ -480,7 +480,7 @@ static void malformed_chain_keeps_serving(void **state UNUSED)
 	g.q[VSOCK_QUEUE_TX].next_desc = 1;
 	vsock_dev_kick(&d, VSOCK_QUEUE_TX);
 	assert_int_equal(gm_used(&g, VSOCK_QUEUE_TX, &id, &len), 1);
-	assert_int_equal(d.stats.bad_chains, 1);
+	assert_int_equal(d.cx.stats.bad_chains, 1);
 	/* and the next, good packet is handled */
 	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5000, 4321);
 	expect_rx(VIRTIO_VSOCK_OP_RST, 4321, 5000);
@@ -504,7 +504,7 @@ static void zero_credit_sends_no_data(void **state UNUSED)
 	/* No data; the device asks once for credit. */
 	expect_rx(VIRTIO_VSOCK_OP_CREDIT_REQUEST, 1234, 5000);
 	expect_no_rx();
-	assert_int_equal(d.stats.credit_stalls, 1);
+	assert_int_equal(d.cx.stats.credit_stalls, 1);
 	/* The guest grants 100 bytes: exactly 100 come. */
 	h = mkhdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 5000, 1234);
 	h.buf_alloc = 100;
@@ -929,7 +929,7 @@ static void connection_limit_refuses_cleanly(void **state UNUSED)
 	guest_op(VIRTIO_VSOCK_OP_REQUEST, 5002, 1234);
 	expect_rx(VIRTIO_VSOCK_OP_RST, 1234, 5002);
 	assert_int_equal(d.nconns, 2);
-	assert_int_equal(d.stats.refused_limit, 1);
+	assert_int_equal(d.cx.stats.refused_limit, 1);
 	/* A host client too: the caller keeps (and closes) its fd. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(vsock_dev_host_connect(&d, sv[0], 80), -EBUSY);
