@@ -75,10 +75,18 @@ $(BUILD)/agent/tests/test_%: tests/unit/agent/test_%.c $(AGENT_PURE_SRCS) \
 		$(AGENT_PURE_SRCS) $(AGENT_HOST_IO_SRCS) $(JSONC_LIBS) -lcmocka
 
 CHECK_SUITES += unit-agent
+# The loop takes callbacks: it must not know children, server, script or
+# exec (they register with it), and children must not know their users.
+AGENT_INCLUDE_RULES := $(foreach m,children server script exec status,--forbid loop-\>$(m)) \
+	$(foreach m,server script exec,--forbid children-\>$(m))
+
 .PHONY: check-unit-agent agent-size
 check-unit-agent: $(AGENT_TEST_BINS)
 	$(Q)tools/tap-run.sh unit-agent bash -c \
-		'rc=0; for t in $(AGENT_TEST_BINS); do $$t || rc=1; done; exit $$rc'
+		'rc=0; for t in $(AGENT_TEST_BINS); do $$t || rc=1; done; \
+		tools/tap-check.sh "agent include graph: no cycle, the loop depends on nothing of the agent" \
+			tools/include-graph.py agent $(AGENT_INCLUDE_RULES); \
+		exit $$rc'
 
 # End-to-end: PID 1 duties (busybox halt/poweroff/reboot) and the status
 # service (who may reboot/exec, a flooding exec) in real guests.
