@@ -57,6 +57,7 @@ enum {
 uint64_t vhost_user_features(void)
 {
 	return 1ull << VIRTIO_F_VERSION_1 |
+	       1ull << VIRTIO_RING_F_EVENT_IDX |
 	       1ull << VHOST_USER_F_PROTOCOL_FEATURES;
 }
 
@@ -145,6 +146,7 @@ static int vring_try_start(struct vhost_user *vu, struct vu_vring *vr)
 		.avail_uva = vr->avail_uva,
 		.used_uva = vr->used_uva,
 		.base = vr->base,
+		.event_idx = vu->features & 1ull << VIRTIO_RING_F_EVENT_IDX,
 	};
 
 	if (vsock_dev_queue_running(vu->dev, vr->idx) || vr->kick_ev.fd < 0 ||

@@ -230,13 +230,42 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 	st16(vq->used + 2, vq->used_idx);
 }
 
-bool vq_wants_interrupt(const struct virtqueue *vq)
+bool vq_wants_interrupt(struct virtqueue *vq)
 {
+	uint16_t used_event, old;
+	bool valid;
+
 	if (!vq->avail)
 		return false;
-	/* Order our used->idx store before reading the driver's flags. */
+	/* Order our used->idx store before reading flags or used_event. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return !(ld16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
+	if (!vq->event_idx)
+		return !(ld16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
+	/* used_event sits after the avail ring: avail->ring[num]. */
+	used_event = ld16(vq->avail + 4 + 2 * (size_t)vq->num);
+	old = vq->signalled_used;
+	valid = vq->signalled_valid;
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_valid = true;
+	/*
+	 * After a (re)start we do not know what the driver was told last, so
+	 * the first batch always notifies (as QEMU's virtio does).
+	 */
+	return !valid || vring_need_event(used_event, vq->used_idx, old);
+}
+
+bool vq_enable_notify(struct virtqueue *vq)
+{
+	if (!vq->event_idx || !vq->used || !vq->avail)
+		return false;
+	/* avail_event sits after the used ring: used->ring[num]. */
+	st16(vq->used + 4 + 8 * (size_t)vq->num, vq->last_avail);
+	/*
+	 * Publish avail_event before looking at avail->idx again: a buffer
+	 * the driver added before it saw our avail_event gets no kick.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return vq_has_avail(vq);
 }
 
 uint16_t vq_used_idx_in_memory(const struct virtqueue *vq)

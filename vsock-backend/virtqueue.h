@@ -5,8 +5,9 @@
  * next pointers) is bounds-checked against the memory table, so it can be
  * fed arbitrary bytes by the unit tests and the fuzzer.
  *
- * Offered ring features: none beyond VERSION_1 (no EVENT_IDX, no
- * INDIRECT_DESC); an indirect descriptor is therefore a malformed chain.
+ * Ring features: VIRTIO_RING_F_EVENT_IDX when negotiated (virtio 1.2,
+ * 2.7.7 and 2.7.10: used_event and avail_event); no INDIRECT_DESC, so an
+ * indirect descriptor is a malformed chain.
  */
 #ifndef VSOCKD_VIRTQUEUE_H
 #define VSOCKD_VIRTQUEUE_H
@@ -62,6 +63,10 @@ struct virtqueue {
 	uint8_t *desc, *avail, *used;
 	uint16_t last_avail;	/* next avail slot to consume */
 	uint16_t used_idx;	/* next used slot to fill */
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
+	/* used_idx when the driver was last notified (event_idx only). */
+	uint16_t signalled_used;
+	bool signalled_valid;
 };
 
 enum vq_pop_result {
@@ -80,8 +85,22 @@ enum vq_pop_result vq_pop(struct virtqueue *vq, const struct vq_memory *m,
 void vq_unpop(struct virtqueue *vq);
 bool vq_has_avail(const struct virtqueue *vq);
 void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
-/* Whether the driver wants an interrupt for the entries pushed. */
-bool vq_wants_interrupt(const struct virtqueue *vq);
+/*
+ * Whether the driver wants an interrupt for the entries pushed since the
+ * last call that returned true. Without EVENT_IDX: unless the driver set
+ * VRING_AVAIL_F_NO_INTERRUPT. With it (virtio 1.2, 2.7.7.2): only when
+ * the used index moved past the driver's used_event since the last
+ * notification; the caller must then notify (the call records it).
+ */
+bool vq_wants_interrupt(struct virtqueue *vq);
+/*
+ * The device is about to wait for a kick: with EVENT_IDX, asks the
+ * driver (avail_event = last_avail, virtio 1.2, 2.7.10) to notify for the
+ * next buffer it adds. Returns true when buffers arrived meanwhile, so the
+ * caller must look again instead of waiting. Without EVENT_IDX the driver
+ * notifies always (we never set VRING_USED_F_NO_NOTIFY): false.
+ */
+bool vq_enable_notify(struct virtqueue *vq);
 /* used->idx as the driver sees it, to resume a ring. */
 uint16_t vq_used_idx_in_memory(const struct virtqueue *vq);
 

@@ -264,11 +264,28 @@ static void raise_interrupts(struct vsock_dev *d)
 				q->call_fd);
 			continue;
 		}
+		d->cx.stats.interrupts++;
 		if (write(q->call_fd, &one, sizeof(one)) != sizeof(one) &&
 		    errno != EAGAIN)
 			log_warn("queue %u: call eventfd: %s", i,
 				 strerror(errno));
 	}
+}
+
+/*
+ * The next chain of q. When the ring is empty, the driver is asked to
+ * kick for its next buffer (EVENT_IDX) and the ring looked at once more,
+ * so a buffer added meanwhile is not left waiting for a kick that never
+ * comes.
+ */
+static enum vq_pop_result pop(struct vsock_dev *d, struct vsock_queue *q,
+			      struct vq_chain *chain)
+{
+	enum vq_pop_result r = vq_pop(&q->vq, d->mem, chain);
+
+	if (r == VQ_EMPTY && vq_enable_notify(&q->vq))
+		r = vq_pop(&q->vq, d->mem, chain);
+	return r;
 }
 
 static void ring_broken(struct vsock_dev *d, unsigned qi)
@@ -350,7 +367,7 @@ void vsock_dev_process_tx(struct vsock_dev *d)
 
 	while (q->started) {
 		struct vsock_hdr h;
-		enum vq_pop_result r = vq_pop(&q->vq, d->mem, &chain);
+		enum vq_pop_result r = pop(d, q, &chain);
 
 		if (r == VQ_EMPTY)
 			break;
@@ -394,7 +411,7 @@ static void send_reset_event(struct vsock_dev *d)
 
 	if (!d->reset_event_pending || !q->started)
 		return;
-	r = vq_pop(&q->vq, d->mem, &chain);
+	r = pop(d, q, &chain);
 	if (r == VQ_EMPTY)
 		return;
 	if (r == VQ_BAD_RING) {
@@ -463,7 +480,7 @@ void vsock_dev_flush(struct vsock_dev *d)
 			if (!c)
 				break;
 		}
-		r = vq_pop(&q->vq, d->mem, &chain);
+		r = pop(d, q, &chain);
 		if (r == VQ_EMPTY)
 			break;
 		if (r == VQ_BAD_RING) {
@@ -502,12 +519,18 @@ void vsock_dev_flush(struct vsock_dev *d)
 	raise_interrupts(d);
 }
 
-void vsock_dev_kick(struct vsock_dev *d, unsigned qi)
+static void process(struct vsock_dev *d, unsigned qi)
 {
 	if (qi == VSOCK_QUEUE_TX)
 		vsock_dev_process_tx(d);
 	else
 		vsock_dev_flush(d);
+}
+
+void vsock_dev_kick(struct vsock_dev *d, unsigned qi)
+{
+	d->cx.stats.kicks++;
+	process(d, qi);
 }
 
 static void drop_all_connections(struct vsock_dev *d)
@@ -652,6 +675,7 @@ int vsock_dev_queue_start(struct vsock_dev *d, unsigned qi,
 	}
 	q->vq.last_avail = cfg->base;
 	q->vq.used_idx = vq_used_idx_in_memory(&q->vq);
+	q->vq.event_idx = cfg->event_idx;
 	q->call_fd = call_fd;
 	q->need_notify = false;
 	check_continuity(d, qi);
@@ -660,7 +684,7 @@ int vsock_dev_queue_start(struct vsock_dev *d, unsigned qi,
 		 cfg->base);
 	if (vsock_dev_running(d))
 		d->detached_deadline_ms = 0;
-	vsock_dev_kick(d, qi);
+	process(d, qi);
 	return 0;
 }
 
@@ -753,7 +777,7 @@ int vsock_dev_format_stats(const struct vsock_dev *d, char *buf, size_t len,
 			"rst_sent=%llu%srst_received=%llu%scredit_stalls=%llu%s"
 			"credit_updates=%llu%sbytes_to_guest=%llu%s"
 			"bytes_to_host=%llu%sbad_chains=%llu%sbad_packets=%llu%s"
-			"unknown_connection=%llu",
+			"unknown_connection=%llu%skicks=%llu%sinterrupts=%llu",
 			d->nconns, sep, (unsigned long long)s->conns_opened, sep,
 			(unsigned long long)s->conns_closed, sep,
 			(unsigned long long)s->refused_limit, sep,
@@ -765,7 +789,9 @@ int vsock_dev_format_stats(const struct vsock_dev *d, char *buf, size_t len,
 			(unsigned long long)s->bytes_to_host, sep,
 			(unsigned long long)s->bad_chains, sep,
 			(unsigned long long)s->bad_packets, sep,
-			(unsigned long long)s->unknown_conn);
+			(unsigned long long)s->unknown_conn, sep,
+			(unsigned long long)s->kicks, sep,
+			(unsigned long long)s->interrupts);
 }
 
 int vsock_dev_next_timeout(struct vsock_dev *d)

@@ -34,6 +34,7 @@ struct vsock_ring_cfg {
 	unsigned num;
 	uint64_t desc_uva, avail_uva, used_uva;
 	uint16_t base;		/* next avail index to consume */
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 };
 
 /*

@@ -168,7 +168,7 @@ static void features_negotiated(void **state UNUSED)
 	assert_int_equal(read_reply(1, &f, 8), 8);
 	assert_true(f & (1ull << 32));	/* VERSION_1 */
 	assert_true(f & (1ull << 30));	/* PROTOCOL_FEATURES */
-	assert_false(f & (1ull << 29));	/* no EVENT_IDX */
+	assert_true(f & (1ull << 29));	/* EVENT_IDX */
 	assert_false(f & (1ull << 28));	/* no INDIRECT_DESC */
 	send_msg(15, 1, NULL, 0, NULL, 0);
 	assert_int_equal(read_reply(15, &f, 8), 8);
@@ -196,7 +196,7 @@ static void config_reports_guest_cid(void **state UNUSED)
 
 static void unoffered_feature_disconnects(void **state UNUSED)
 {
-	send_u64(2, 1ull << 29, NULL, 0);	/* EVENT_IDX was not offered */
+	send_u64(2, 1ull << 28, NULL, 0);	/* INDIRECT_DESC was not offered */
 	expect_disconnected();
 }
 
