@@ -18,11 +18,13 @@
  * on fuzzer-made descriptor chains too.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -126,9 +128,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vq_memory m;
 	static struct vsock_dev d;
+	static int call_fd = -1;
 	struct virtqueue vq;
 	unsigned num, split;
 	uint16_t start;
+	bool event_idx;
 
 	if (size < 4)
 		return 0;
@@ -168,22 +172,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(mem, data + 4, size - 4 < MEM_SIZE ? size - 4 : MEM_SIZE);
 	vsock_dev_init(&d, &lp, 3, 4096, uds);
 	d.max_conns = 1 + data[size - 1] % 4;
+	/* EVENT_IDX from the input; an interrupt fd so used_event is read. */
+	event_idx = data[size - 1] & 0x40;
+	if (call_fd < 0)
+		call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	vsock_dev_set_memory(&d, &m);
 	if (split > 0x4000 + 8 * num + 6) {
 		struct vsock_ring_cfg rx = {
 			.num = num, .desc_uva = UVA_BASE,
 			.avail_uva = UVA_BASE + 0x3000,
 			.used_uva = UVA_BASE + 0x4000,
+			.event_idx = event_idx,
 		};
 		struct vsock_ring_cfg tx = {
 			.num = num, .desc_uva = vq.desc_uva,
 			.avail_uva = vq.avail_uva, .used_uva = vq.used_uva,
 			.base = start,
+			.event_idx = event_idx,
 		};
 
 		/* Starting a queue processes it (tx) or fills it (rx). */
-		if (vsock_dev_queue_start(&d, VSOCK_QUEUE_RX, &rx, -1) == 0 &&
-		    vsock_dev_queue_start(&d, VSOCK_QUEUE_TX, &tx, -1) == 0) {
+		if (vsock_dev_queue_start(&d, VSOCK_QUEUE_RX, &rx, call_fd) == 0 &&
+		    vsock_dev_queue_start(&d, VSOCK_QUEUE_TX, &tx, call_fd) == 0) {
 			if (d.nconns > d.max_conns)
 				__builtin_trap();	/* the limit holds */
 			host_traffic(&d, data + 4, size - 4);
