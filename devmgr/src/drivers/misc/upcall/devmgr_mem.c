@@ -37,15 +37,22 @@
 
 #define pr_fmt(fmt) "upcall: devmgr: " fmt
 
+#include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/ioport.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
+#include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/numa.h>
 #include <linux/range.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 
 #include <asm/processor.h>
@@ -54,6 +61,14 @@
 
 /* The name /proc/iomem shows for the ranges; the core wants this format */
 #define UPCALL_DM_MEM_RES_NAME	"System RAM (upcall)"
+
+/* Bounds of the mem_offline_ms parameter: 100 ms to one hour */
+#define UPCALL_DM_MEM_MIN_OFFLINE_MS	100U
+#define UPCALL_DM_MEM_MAX_OFFLINE_MS	(60U * 60 * 1000)
+
+static unsigned int mem_offline_ms = 2000;
+module_param(mem_offline_ms, uint, 0444);
+MODULE_PARM_DESC(mem_offline_ms, "Milliseconds DEL_MEM tries to offline memory before it gives up with -EBUSY (default 2000)");
 
 /* One range an ADD_MEM added */
 struct upcall_dm_mem_range {
@@ -177,12 +192,64 @@ static int upcall_dm_mem_do_add(struct upcall_dm_mem_action *act)
 	return ret;
 }
 
+/* One offline_and_remove_memory() in a thread that may be interrupted */
+struct upcall_dm_mem_offline {
+	struct completion done;
+	u64 base;
+	u64 size;
+	int ret;
+};
+
+static int upcall_dm_mem_offline_thread(void *data)
+{
+	struct upcall_dm_mem_offline *off = data;
+
+	/* Offlining gives up when a signal is pending: the deadline */
+	allow_signal(SIGKILL);
+	off->ret = offline_and_remove_memory(off->base, off->size);
+	flush_signals(current);
+	complete(&off->done);
+	return 0;
+}
+
+/*
+ * Offlines and removes the range, or gives up after mem_offline_ms with
+ * the range online again: -EBUSY then.
+ */
+static int upcall_dm_mem_offline_and_remove(u64 base, u64 size)
+{
+	struct upcall_dm_mem_offline off = { .base = base, .size = size };
+	unsigned int ms = clamp(mem_offline_ms, UPCALL_DM_MEM_MIN_OFFLINE_MS,
+				UPCALL_DM_MEM_MAX_OFFLINE_MS);
+	struct task_struct *t;
+
+	init_completion(&off.done);
+	t = kthread_create(upcall_dm_mem_offline_thread, &off, "upcall_dm_offline");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	get_task_struct(t);
+	wake_up_process(t);
+	if (!wait_for_completion_timeout(&off.done, msecs_to_jiffies(ms))) {
+		send_sig(SIGKILL, t, 1);
+		/* Offlining checks for signals between its steps */
+		wait_for_completion(&off.done);
+	}
+	put_task_struct(t);
+
+	if (off.ret == -EINTR) {
+		pr_info("memory %#llx-%#llx: not offline after %u ms, gave up\n",
+			base, base + size - 1, ms);
+		return -EBUSY;
+	}
+	return off.ret;
+}
+
 static int upcall_dm_mem_do_del(struct upcall_dm_mem_action *act)
 {
 	struct upcall_dm_mem_range *r;
 	int ret;
 
-	ret = offline_and_remove_memory(act->base, act->size);
+	ret = upcall_dm_mem_offline_and_remove(act->base, act->size);
 	if (ret) {
 		pr_info("memory %#llx-%#llx: hot-remove refused, it stays online: %d\n",
 			act->base, act->base + act->size - 1, ret);
