@@ -203,9 +203,6 @@ static int guest_only(struct ctl *c, struct mem_args *a)
 {
 	int rc, ret;
 
-	if (!a->have_base)
-		return ctl_usage_error(c, mem_usage, "mem %s needs --base (and the size) without --qmp",
-				       a->add ? "add" : "del");
 	range_json(c, a->base, a->size);
 	rc = guest_request(c, a->add, a->base, a->size, &ret);
 	if (rc)
@@ -242,9 +239,6 @@ static int qemu_add(struct ctl *c, struct mem_args *a, struct qmp *q,
 	char id[64], why[768];
 	uint64_t addr = 0;
 	int rc, ret = 0, err;
-
-	if (a->have_base)
-		return ctl_usage_error(c, mem_usage, "with --qmp, QEMU picks the address: no --base");
 
 	/* A DIMM of ours of this size that the guest does not have: reuse it */
 	for (unsigned int i = 0; i < m->n; i++) {
@@ -388,6 +382,11 @@ int mem_main(struct ctl *c, int argc, char **argv)
 			       json_object_new_string(a.add ? "mem add" : "mem del"));
 	if (!c->qmp && a.device)
 		return ctl_usage_error(c, mem_usage, "--device needs --qmp (or --run)");
+	if (!c->qmp && !a.have_base)
+		return ctl_usage_error(c, mem_usage, "mem %s needs --base (and the size) without --qmp",
+				       a.add ? "add" : "del");
+	if (c->qmp && a.add && a.have_base)
+		return ctl_usage_error(c, mem_usage, "with --qmp, QEMU picks the address: no --base");
 
 	/* QEMU's DIMMs and the guest's answer under the VM's lock (lock.h) */
 	if (ctl_lock_vm(c, &lk, &st))
