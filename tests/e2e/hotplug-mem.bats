@@ -209,3 +209,38 @@ fill_sum() {
 	[ "$end" = "[0,-17,-2,0]" ]
 	total_is "$(get total0)"
 }
+
+# Kernel allocations never go to ZONE_MOVABLE, so the guest's vsock
+# buffers stay in boot RAM while the added memory is movable. Onlined to
+# the kernel zone instead, the added block is the guest's only ZONE_NORMAL
+# memory (the boot RAM is all DMA32), which kernel allocations prefer: the
+# receive buffers the driver posts while it echoes 64 MiB come from it, and
+# upcall-vsockd must find them in the DIMM's region of its memory table.
+@test "mem: vsock buffers in hot-added memory (kernel zone) echo 64 MiB; DEL_MEM then refused with EBUSY" {
+	local base idx
+	run uctl --json mem add 128M
+	echo "$output"
+	[ "$status" -eq 0 ]
+	base=$(($(jq -r .mem.base <<<"$output")))
+	idx=$((base / BLOCK))
+	hp_wait_until 30 total_is $(($(get total0) + BLOCK))
+	guest_exec "echo offline > /sys/devices/system/memory/memory$idx/state"
+	guest_exec "echo online_kernel > /sys/devices/system/memory/memory$idx/state"
+	[ "$(block_state "$base")" = "online Normal" ]
+	guest_exec "vsock-echo -d server 5001"
+	run $CLIENT --timeout 600 echo "$HP_VM/vsock.sock" 5001 $((64 * MiB))
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "ok 1 67108864 "* ]]
+	# the kernel's own pages there cannot be migrated
+	run uctl --json mem del
+	echo "$output"
+	[ "$status" -eq 1 ]
+	jq -e '.guest.ret == -16' <<<"$output"
+	[ "$(block_state "$base")" = "online Normal" ]
+	total_is $(($(get total0) + BLOCK))
+	# upcall-vsockd never found a ring or buffer outside its memory table
+	run grep -E "not in the new memory table|outside the memory table|invalid avail|error" "$HP_VM/vsockd.log"
+	echo "$output"
+	[ "$status" -eq 1 ]
+}
