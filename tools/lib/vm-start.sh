@@ -201,7 +201,12 @@ vm_start() {
 	local mopts cmdline="console=ttyS0 panic=-1" vsock_dev=''
 	if [[ $machine == pc ]]; then
 		mopts=pc
-		qemu+=(-bios "$VM_QBOOT")
+		# qboot puts 64-bit BARs at 4 GiB, where QEMU maps the first
+		# DIMM: a DIMM plugged later would cover them (the vsock device's
+		# notify BAR: its kicks then land in RAM). SeaBIOS, QEMU's
+		# default, reads etc/reserved-memory-end and puts them above the
+		# DIMM area, so it boots guests that have memory slots.
+		[[ -n $mem_slots ]] || qemu+=(-bios "$VM_QBOOT")
 		vsock_dev=vhost-user-vsock-pci
 		if ((maxcpus > cpus)); then
 			if ((maxcpus - 1 == cpus)); then
