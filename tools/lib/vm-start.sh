@@ -24,7 +24,8 @@ console lines, and stops the VM).
   --maxmem SIZE      pc only: the most RAM the guest may have with memory
                      added later (QEMU -m SIZE,slots=N,maxmem=M); needs
                      --mem-slots
-  --mem-slots N      pc only: how many DIMMs may be added (1..256)
+  --mem-slots N      pc only: how many DIMMs may be added (1..256); such a
+                     guest boots SeaBIOS, not qboot (docs/launcher.md)
   --disk ID=FILE     extra virtio-blk disk (microvm only; repeatable); its
                      transport is written to RUN/devices.json
   --append ARGS      more kernel command line arguments (after $VM_APPEND)
