@@ -270,7 +270,7 @@ static int qemu_add(struct ctl *c, struct mem_args *a, struct qmp *q,
 
 	rc = guest_request(c, true, addr, a->size, &ret);
 	if (rc || ret) {
-		qemu_unplug(c, a, q, id, "rolled_back", " after the guest refused it");
+		qemu_unplug(c, a, q, id, "rolled_back", " after its ADD_MEM failed");
 		if (rc)
 			return rc;
 		return refused(c, true, addr, a->size, ret);
