@@ -50,12 +50,11 @@
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/numa.h>
+#include <linux/processor.h>
 #include <linux/range.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
-
-#include <asm/processor.h>
 
 #include "devmgr.h"
 
