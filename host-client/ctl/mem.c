@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "interrupt.h"
 #include "lock.h"
 #include "mem.h"
 
@@ -163,6 +164,20 @@ static void range_json(struct ctl *c, uint64_t base, uint64_t size)
 }
 
 /*
+ * A safe point (interrupt.h): before a request is sent, a noted signal
+ * stops the run. CTL_OK to go on, else the run's exit code (reported).
+ */
+static int stop_point(struct ctl *c, bool add, const char *what)
+{
+	struct ctl_status st = { 0 };
+
+	if (!ctl_interrupted())
+		return CTL_OK;
+	ctl_interrupt_fail(&st, "stopped before %s was sent%s", add ? "ADD_MEM" : "DEL_MEM", what);
+	return ctl_report(c, &st, NULL);
+}
+
+/*
  * One ADD_MEM or DEL_MEM. CTL_OK with *ret set when the guest answered
  * (ret may be a refusal); otherwise the failure is reported.
  */
@@ -204,6 +219,9 @@ static int guest_only(struct ctl *c, struct mem_args *a)
 	int rc, ret;
 
 	range_json(c, a->base, a->size);
+	rc = stop_point(c, a->add, ": nothing was done");
+	if (rc)
+		return rc;
 	rc = guest_request(c, a->add, a->base, a->size, &ret);
 	if (rc)
 		return rc;
@@ -246,6 +264,9 @@ static int qemu_add(struct ctl *c, struct mem_args *a, struct qmp *q,
 
 		if (!d->ours || d->size != a->size)
 			continue;
+		rc = stop_point(c, true, ": nothing was done");
+		if (rc)
+			return rc;
 		rc = guest_request(c, true, d->addr, d->size, &ret);
 		if (rc)
 			return rc;
@@ -268,6 +289,10 @@ static int qemu_add(struct ctl *c, struct mem_args *a, struct qmp *q,
 	json_object_object_add(c->result, "device", json_object_new_string(id));
 	json_object_object_add(c->result, "reused", json_object_new_boolean(0));
 
+	if (ctl_interrupted()) {
+		qemu_unplug(c, a, q, id, "rolled_back", ": the run stopped before its ADD_MEM");
+		return stop_point(c, true, ": the guest was told nothing; unplugging the DIMM this run created");
+	}
 	rc = guest_request(c, true, addr, a->size, &ret);
 	if (rc || ret) {
 		qemu_unplug(c, a, q, id, "rolled_back", " after its ADD_MEM failed");
@@ -294,6 +319,9 @@ static int qemu_del(struct ctl *c, struct mem_args *a, struct qmp *q,
 					 a->device ? a->device : "at that range",
 					 a->device ? "" : " (--base/--size)");
 		d = &m->dimm[i];
+		rc = stop_point(c, false, ": nothing was done");
+		if (rc)
+			return rc;
 		rc = guest_request(c, false, d->addr, d->size, &ret);
 		if (rc)
 			return rc;
@@ -303,6 +331,9 @@ static int qemu_del(struct ctl *c, struct mem_args *a, struct qmp *q,
 			if (!m->dimm[i].ours)
 				continue;
 			d = &m->dimm[i];
+			rc = stop_point(c, false, ": nothing was removed");
+			if (rc)
+				return rc;
 			rc = guest_request(c, false, d->addr, d->size, &ret);
 			if (rc)
 				return rc;
