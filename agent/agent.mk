@@ -19,7 +19,8 @@ AGENT_PURE_SRCS := agent/json.c agent/uevent.c agent/cmdline.c \
 	agent/cpulist.c agent/request.c agent/sysparse.c agent/strutil.c
 AGENT_IO_SRCS := agent/main.c agent/setup.c agent/loop.c agent/log.c \
 	agent/fdio.c agent/children.c agent/uevent_sock.c agent/server.c \
-	agent/exec.c agent/script.c agent/status.c agent/shutdown.c
+	agent/exec.c agent/script.c agent/status.c agent/memstatus.c \
+	agent/shutdown.c
 AGENT_OBJDIR := $(BUILD)/agent/obj
 AGENT_OBJS := $(patsubst agent/%.c,$(AGENT_OBJDIR)/%.o,$(AGENT_PURE_SRCS) $(AGENT_IO_SRCS))
 AGENT_UNSTRIPPED := $(BUILD)/agent/agent

@@ -258,6 +258,7 @@ long status_build(struct jbuf *jb)
 	cpu_set(jb, "present");
 	cpu_set(jb, "possible");
 	jb_obj_close(jb);
+	memory_status(jb);
 	virtio_devices(jb);
 	block_devices(jb);
 	jb_obj_close(jb);

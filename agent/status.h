@@ -7,6 +7,8 @@ struct jbuf;
 
 /* Writes the status object into jb; returns jb_finish(jb). */
 long status_build(struct jbuf *jb);
+/* The "memory" member: MemTotal, block size, blocks (memstatus.c) */
+void memory_status(struct jbuf *jb);
 /* CPUs online now, -1 if unknown */
 long cpus_online(void);
 

@@ -58,6 +58,36 @@ static bool iomem_line(const char *l, size_t len, void *arg)
 	       parse_u64_hex(dash + 1, (size_t)(sep - dash - 1), &q->end);
 }
 
+bool meminfo_bytes(const char *text, size_t n, const char *key,
+		   uint64_t *bytes)
+{
+	size_t klen = strlen(key), pos = 0;
+
+	while (pos < n) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', n - pos);
+		size_t len = nl ? (size_t)(nl - line) : n - pos;
+		size_t i = klen + 1, start;
+		uint64_t kb;
+
+		pos += len + 1;
+		if (len <= klen || memcmp(line, key, klen) || line[klen] != ':')
+			continue;
+		while (i < len && line[i] == ' ')
+			i++;
+		start = i;
+		while (i < len && line[i] >= '0' && line[i] <= '9')
+			i++;
+		if (len - i != 3 || memcmp(line + i, " kB", 3) ||
+		    !parse_u64_dec(line + start, i - start, &kb) ||
+		    kb > UINT64_MAX / 1024)
+			return false;
+		*bytes = kb * 1024;
+		return true;
+	}
+	return false;
+}
+
 bool iomem_find(const char *text, size_t n, const char *name,
 		uint64_t *start, uint64_t *end)
 {

@@ -31,6 +31,14 @@ bool interrupts_find(const char *text, size_t n, const char *name,
  */
 bool platform_name_base(const char *name, uint64_t *base);
 
+/*
+ * The value of one /proc/meminfo line, in bytes: "MemTotal:  245760 kB"
+ * for key "MemTotal". False if the key is missing or its value is not
+ * "<decimal> kB" within 64 bits.
+ */
+bool meminfo_bytes(const char *text, size_t n, const char *key,
+		   uint64_t *bytes);
+
 /* Name of a virtio device type id ("block" for 2), NULL if unknown. */
 const char *virtio_type_name(unsigned long id);
 

@@ -3,7 +3,7 @@
 # hotplug- / demo.
 
 HOTPLUG_BATS := tests/e2e/hotplug-cpu.bats tests/e2e/hotplug-mmio.bats \
-	tests/e2e/hotplug-pci.bats \
+	tests/e2e/hotplug-pci.bats tests/e2e/hotplug-mem.bats \
 	tests/e2e/protocol.bats
 
 CHECK_SUITES += e2e-hotplug

@@ -115,6 +115,7 @@ int ctl_parse_seconds(const char *s, double *secs);
 
 /* Subcommands. argv[0] is the subcommand's name. */
 int cpu_main(struct ctl *c, int argc, char **argv);
+int mem_main(struct ctl *c, int argc, char **argv);
 int mmio_main(struct ctl *c, int argc, char **argv);
 int pci_main(struct ctl *c, int argc, char **argv);
 int status_main(struct ctl *c, int argc, char **argv);

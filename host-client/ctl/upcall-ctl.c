@@ -17,6 +17,7 @@ static const struct {
 	const char *description;
 } subcommands[] = {
 	{ "cpu", cpu_main, "hot-add or hot-remove vCPUs (add|del)" },
+	{ "mem", mem_main, "hot-add or hot-remove guest memory (add|del)" },
 	{ "mmio", mmio_main, "announce or withdraw a virtio-mmio device (add|del)" },
 	{ "pci", pci_main, "hot-add or hot-remove a PCI device (add|del)" },
 	{ "status", status_main, "show the guest agent's status" },

@@ -45,6 +45,7 @@ extern "C" {
 #define UPCALL_CPU_PAYLOAD_SIZE 258u
 #define UPCALL_MMIO_PAYLOAD_SIZE 24u
 #define UPCALL_PCI_PAYLOAD_SIZE 2u
+#define UPCALL_MEM_PAYLOAD_SIZE 16u /* our extension, docs/protocol.md */
 #define UPCALL_CPU_REPLY_SIZE 4u
 #define UPCALL_MAX_CPU_BATCH 255u
 #define UPCALL_DEFAULT_TIMEOUT_MS 5000
@@ -99,6 +100,12 @@ int upcall_encode_mmio(uint8_t *buf, enum upcall_msg_type type,
  * bus busno, PCI domain 0. -EINVAL on a bad type. */
 int upcall_encode_pci(uint8_t *buf, enum upcall_msg_type type,
 		      uint8_t busno, uint8_t devfn);
+/* Fill buf with a memory request (our extension of the protocol) for the
+ * guest-physical range [base, base + size) in bytes. -EINVAL on a bad type,
+ * a zero size or a range that wraps around the address space; alignment is
+ * the guest's to judge (its memory block size). */
+int upcall_encode_mem(uint8_t *buf, enum upcall_msg_type type,
+		      uint64_t base, uint64_t size);
 void upcall_decode_header(const uint8_t *buf, struct upcall_header *hdr);
 /* 0 if buf (len bytes) is exactly the device manager's greeting, -EPROTO
  * (or -EMSGSIZE for a wrong length) otherwise. */
@@ -164,6 +171,15 @@ int upcall_mmio_del(struct upcall *h, uint64_t base, uint64_t size,
 int upcall_pci_add(struct upcall *h, uint8_t busno, uint8_t devfn,
 		   struct upcall_reply *reply);
 int upcall_pci_del(struct upcall *h, uint8_t busno, uint8_t devfn,
+		   struct upcall_reply *reply);
+/* Memory (our extension): the guest adds [base, base + size) as RAM and
+ * onlines it (add; the VMM backs the range with RAM first), or offlines and
+ * removes a range an earlier add added (del; the VMM keeps it backed until
+ * the guest said 0). The reply carries only ret. Same return values as
+ * above. */
+int upcall_mem_add(struct upcall *h, uint64_t base, uint64_t size,
+		   struct upcall_reply *reply);
+int upcall_mem_del(struct upcall *h, uint64_t base, uint64_t size,
 		   struct upcall_reply *reply);
 
 /* Agent status service (guest port UPCALL_AGENT_PORT): send one request

@@ -78,6 +78,19 @@ int upcall_encode_pci(uint8_t *buf, enum upcall_msg_type type,
 	return 0;
 }
 
+int upcall_encode_mem(uint8_t *buf, enum upcall_msg_type type,
+		      uint64_t base, uint64_t size)
+{
+	if (type != UPCALL_MSG_ADD_MEM && type != UPCALL_MSG_DEL_MEM)
+		return -EINVAL;
+	if (size == 0 || base + (size - 1) < base)
+		return -EINVAL;
+	put_header(buf, UPCALL_MEM_PAYLOAD_SIZE, type);
+	put_le64(buf + UPCALL_HDR_SIZE + 0, base);
+	put_le64(buf + UPCALL_HDR_SIZE + 8, size);
+	return 0;
+}
+
 void upcall_decode_header(const uint8_t *buf, struct upcall_header *hdr)
 {
 	hdr->magic_version = get_le32(buf + 0);

@@ -77,7 +77,7 @@ else:
 	start --machine pc --cpus 1 --maxcpus 2
 	e2e_note "pc boot to ready: ${E2E_BOOT_MS} ms"
 	e2e_console | grep -q 'upcall: listening on vsock port 219'
-	e2e_console | grep -q "upcall: devmgr: service 'd' ready (vCPU hotplug: yes, virtio-mmio hotplug: yes, PCI hotplug: yes)"
+	e2e_console | grep -q "upcall: devmgr: service 'd' ready (vCPU hotplug: yes, virtio-mmio hotplug: yes, PCI hotplug: yes, memory hotplug: yes)"
 	e2e_console | grep -q 'Allowing 1 present CPUs plus 1 hotplug CPUs'
 	e2e_assert_console_clean
 }

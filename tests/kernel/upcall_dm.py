@@ -17,6 +17,8 @@ Requests (each one word, fields separated by ':'):
   mmio-del:BASE:SIZE:IRQ
   pci-add:BUS:DEVFN  pci-del:BUS:DEVFN   Dragonball's bytes: msg_size 2,
                                  payload u8 busno, u8 devfn (0x28 = 05.0)
+  mem-add:BASE:SIZE  mem-del:BASE:SIZE   our extension: msg_size 16,
+                                 payload __le64 base, __le64 size
   raw:MAGIC:SIZE:TYPE:FLAGS[:HEX]  any header, payload bytes in hex
   trickle:cpu-add:IDS            a request sent in 7-byte pieces, 20 ms apart
   half-close:REQUEST             the first half of REQUEST, then close the
@@ -40,7 +42,7 @@ MAGIC = 0x444D0100
 MSG_LEN = 1024
 HDR = struct.Struct("<IIII")
 TYPES = {"cpu-add": 1, "cpu-del": 2, "mmio-add": 5, "mmio-del": 6,
-         "pci-add": 7, "pci-del": 8}
+         "pci-add": 7, "pci-del": 8, "mem-add": 3, "mem-del": 4}
 
 
 class Error(Exception):
@@ -109,6 +111,9 @@ def build(word):
     if kind in ("pci-add", "pci-del"):
         busno, devfn = (int(x, 0) for x in parts[1:3])
         return message(MAGIC, 2, TYPES[kind], 0, struct.pack("<BB", busno, devfn))
+    if kind in ("mem-add", "mem-del"):
+        base, size = (int(x, 0) for x in parts[1:3])
+        return message(MAGIC, 16, TYPES[kind], 0, struct.pack("<QQ", base, size))
     if kind == "raw":
         magic, size, mtype, flags = (int(x, 0) for x in parts[1:5])
         payload = bytes.fromhex(parts[5]) if len(parts) > 5 else b""

@@ -21,6 +21,11 @@ console lines, and stops the VM).
                      hotplug_apic_ids=N-(M-1) to the kernel command line
   --mem SIZE         guest RAM, whole MiB: 256M, 1G, or a number of MiB
                      (default 256M; from 32M up to the host's RAM)
+  --maxmem SIZE      pc only: the most RAM the guest may have with memory
+                     added later (QEMU -m SIZE,slots=N,maxmem=M); needs
+                     --mem-slots
+  --mem-slots N      pc only: how many DIMMs may be added (1..256); such a
+                     guest boots SeaBIOS, not qboot (docs/launcher.md)
   --disk ID=FILE     extra virtio-blk disk (microvm only; repeatable); its
                      transport is written to RUN/devices.json
   --append ARGS      more kernel command line arguments (after $VM_APPEND)
@@ -95,6 +100,7 @@ vm_start_vsockd() {
 
 vm_start() {
 	local VM_DIR='' machine='' cpus=1 maxcpus='' mem=256M append='' kernel initrd
+	local maxmem='' mem_slots=''
 	# VM_APPEND: kernel arguments for every VM (e.g. a debug kernel's
 	# panic_on_warn=1), before the --append ones.
 	[[ -n ${VM_APPEND:-} ]] && append=" $VM_APPEND"
@@ -104,7 +110,7 @@ vm_start() {
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dir | --machine | --cpus | --maxcpus | --mem | --disk | --append | --kernel | \
-			--initrd | --cid | --ready | --timeout)
+			--initrd | --cid | --ready | --timeout | --maxmem | --mem-slots)
 			[[ $# -ge 2 ]] || vm_die "start: $1 needs a value" ;;
 		esac
 		case $1 in
@@ -113,6 +119,8 @@ vm_start() {
 		--cpus) cpus=$2; shift 2 ;;
 		--maxcpus) maxcpus=$2; shift 2 ;;
 		--mem) mem=$2; shift 2 ;;
+		--maxmem) maxmem=$2; shift 2 ;;
+		--mem-slots) mem_slots=$2; shift 2 ;;
 		--disk) disks+=("$2"); shift 2 ;;
 		--append) append="$append $2"; shift 2 ;;
 		--kernel) kernel=$2; shift 2 ;;
@@ -135,10 +143,22 @@ vm_start() {
 		vm_die "start: --cid must be a number >= 3"
 	fi
 	[[ $timeout =~ ^[0-9]+$ ]] || vm_die "start: --timeout must be whole seconds"
-	local mem_bytes
+	local mem_bytes mem_arg
 	mem_bytes=$(vm_size_bytes "$mem") || exit 1
 	vm_check_mem "$mem" "$mem_bytes"
 	mem="$((mem_bytes >> 20))M" # what QEMU gets: the same value, one spelling
+	mem_arg=$mem
+	if [[ -n $maxmem || -n $mem_slots ]]; then
+		[[ $machine == pc ]] || vm_die "start: --maxmem and --mem-slots are for --machine pc"
+		[[ -n $maxmem && -n $mem_slots ]] || vm_die "start: --maxmem and --mem-slots go together"
+		[[ $mem_slots =~ ^[1-9][0-9]*$ ]] && ((mem_slots <= 256)) ||
+			vm_die "start: --mem-slots must be 1..256"
+		local maxmem_bytes
+		maxmem_bytes=$(vm_size_bytes "$maxmem") || exit 1
+		((maxmem_bytes > mem_bytes)) || vm_die "start: --maxmem ($maxmem) must be above --mem ($mem)"
+		maxmem="$((maxmem_bytes >> 20))M"
+		mem_arg="$mem,slots=$mem_slots,maxmem=$maxmem"
+	fi
 	[[ -r $kernel ]] || vm_die "start: kernel $kernel not found (run make)"
 	[[ -r $initrd ]] || vm_die "start: initramfs $initrd not found (run make)"
 	[[ $machine == microvm || ${#disks[@]} -eq 0 ]] || vm_die "start: --disk is for --machine microvm"
@@ -173,7 +193,7 @@ vm_start() {
 	# Device models: vsock first so it takes the last virtio-mmio slot on
 	# microvm (QEMU fills the transports from the top down; checked below).
 	local qemu=("$VM_QEMU" -accel tcg -nodefaults -no-reboot -display none
-		-cpu max -m "$mem"
+		-cpu max -m "$mem_arg"
 		-smp "$cpus,maxcpus=$maxcpus,sockets=$maxcpus,cores=1,threads=1"
 		-chardev "file,id=con,path=$VM_DIR/console.log" -serial chardev:con
 		-qmp "unix:$VM_DIR/qmp.sock,server=on,wait=off"
@@ -182,7 +202,12 @@ vm_start() {
 	local mopts cmdline="console=ttyS0 panic=-1" vsock_dev=''
 	if [[ $machine == pc ]]; then
 		mopts=pc
-		qemu+=(-bios "$VM_QBOOT")
+		# qboot puts 64-bit BARs at 4 GiB, where QEMU maps the first
+		# DIMM: a DIMM plugged later would cover them (the vsock device's
+		# notify BAR: its kicks then land in RAM). SeaBIOS, QEMU's
+		# default, reads etc/reserved-memory-end and puts them above the
+		# DIMM area, so it boots guests that have memory slots.
+		[[ -n $mem_slots ]] || qemu+=(-bios "$VM_QBOOT")
 		vsock_dev=vhost-user-vsock-pci
 		if ((maxcpus > cpus)); then
 			if ((maxcpus - 1 == cpus)); then
@@ -242,6 +267,8 @@ vm_start() {
 		echo "CPUS=$cpus"
 		echo "MAXCPUS=$maxcpus"
 		echo "MEM=$mem"
+		echo "MAXMEM=$maxmem"
+		echo "MEM_SLOTS=$mem_slots"
 		echo "CID=$cid"
 		echo "VSOCK=$vsock"
 		echo "QEMU_PID=$qpid"

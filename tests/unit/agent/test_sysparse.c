@@ -187,6 +187,30 @@ static void test_number_parsers(void **state)
 	assert_string_equal(d, "");
 }
 
+static void test_meminfo(void **state)
+{
+	const char *mi = "MemTotal:         245760 kB\nMemFree:  1 kB\n"
+			 "Bad:   12 MB\nHuge: 18014398509481984 kB\nMemAvailable:\t7 kB";
+	uint64_t v = 0;
+
+	(void)state;
+	assert_true(meminfo_bytes(mi, strlen(mi), "MemTotal", &v));
+	assert_true(v == 245760ULL * 1024);
+	assert_true(meminfo_bytes(mi, strlen(mi), "MemFree", &v));
+	assert_int_equal(v, 1024);
+	/* a prefix of a key is not the key */
+	assert_false(meminfo_bytes(mi, strlen(mi), "Mem", &v));
+	assert_false(meminfo_bytes(mi, strlen(mi), "Bad", &v));
+	/* 2^54 kB does not fit 64 bits in bytes */
+	assert_false(meminfo_bytes(mi, strlen(mi), "Huge", &v));
+	/* a tab instead of spaces, no newline at the end */
+	assert_false(meminfo_bytes(mi, strlen(mi), "MemAvailable", &v));
+	assert_false(meminfo_bytes(mi, strlen(mi), "Absent", &v));
+	assert_false(meminfo_bytes("MemTotal: kB", 12, "MemTotal", &v));
+	/* only the n bytes given are read */
+	assert_false(meminfo_bytes(mi, 20, "MemTotal", &v));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_interrupts),
 		cmocka_unit_test(test_platform_name_and_types),
 		cmocka_unit_test(test_number_parsers),
+		cmocka_unit_test(test_meminfo),
 	};
 
 	return cmocka_run_group_tests_name("agent sysparse", tests, NULL, NULL);

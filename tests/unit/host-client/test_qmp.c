@@ -19,6 +19,7 @@
 #include "ctl.h"
 #include "fake.h"
 #include "interrupt.h"
+#include "mem.h"
 #include "vcpu.h"
 
 struct fixture {
@@ -590,6 +591,40 @@ static void mmio_device_errors(void **state)
 	assert_int_equal(f->g.n_req, 1);
 }
 
+/* mem_parse_size: sizes of upcall-ctl mem (pure, no fake needed) */
+static void mem_sizes(void **state)
+{
+	static const char *const bad[] = {
+		"", "0", "0M", "-1M", "+1M", " 1M", "1M ", "1.5G", "M", "1MM",
+		"1Mi", "1mib", "1P", "0x", "0x0", "12abc", "99999999999999999999",
+	};
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(mem_parse_size("134217728", &v), 0);
+	assert_true(v == 128ULL << 20);
+	assert_int_equal(mem_parse_size("128M", &v), 0);
+	assert_true(v == 128ULL << 20);
+	assert_int_equal(mem_parse_size("128MiB", &v), 0);
+	assert_true(v == 128ULL << 20);
+	assert_int_equal(mem_parse_size("1g", &v), 0);
+	assert_true(v == 1ULL << 30);
+	assert_int_equal(mem_parse_size("4KB", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(mem_parse_size("2T", &v), 0);
+	assert_true(v == 2ULL << 40);
+	assert_int_equal(mem_parse_size("0x8000000", &v), 0);
+	assert_true(v == 128ULL << 20);
+	assert_int_equal(mem_parse_size("16777215T", &v), 0);
+	assert_int_equal(mem_parse_size("16777216T", &v), -ERANGE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 42;
+		if (mem_parse_size(bad[i], &v) == 0)
+			fail_msg("'%s' parsed as %llu", bad[i], (unsigned long long)v);
+		assert_int_equal(v, 42);
+	}
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -620,6 +655,7 @@ int main(void)
 		T(guest_unreachable_creates_nothing),
 		T(mmio_by_device),
 		T(mmio_device_errors),
+		cmocka_unit_test(mem_sizes),
 	};
 
 	return cmocka_run_group_tests_name("qmp", tests, NULL, NULL);

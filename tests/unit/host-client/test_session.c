@@ -54,6 +54,13 @@ static void golden(uint8_t *img, const char *hex)
 #define GOLDEN_ADD_PCI "00014d44 02000000 07000000 00000000 00 28"
 #define GOLDEN_DEL_PCI "00014d44 02000000 08000000 00000000 01 f0"
 
+/* ADD_MEM base 4 GiB size 128 MiB, DEL_MEM base 0x1234_5600_0000 size
+ * 1 GiB: msg_size 16, payload __le64 base, __le64 size (our extension). */
+#define GOLDEN_ADD_MEM "00014d44 10000000 03000000 00000000 " \
+	"0000000001000000 0000000800000000"
+#define GOLDEN_DEL_MEM "00014d44 10000000 04000000 00000000 " \
+	"0000005634120000 0000004000000000"
+
 static const uint8_t ids123[] = { 1, 2, 3 };
 static const uint8_t ids75[] = { 7, 5 };
 
@@ -101,6 +108,24 @@ static void codec_pci_golden(void **state)
 	assert_memory_equal(buf, img, 1024);
 	assert_int_equal(upcall_encode_pci(buf, UPCALL_MSG_ADD_MMIO, 0, 0x28), -EINVAL);
 	assert_int_equal(upcall_encode_pci(buf, UPCALL_MSG_DEL_CPU, 0, 0x28), -EINVAL);
+}
+
+static void codec_mem_golden(void **state)
+{
+	uint8_t img[1024], buf[1024];
+
+	(void)state;
+	golden(img, GOLDEN_ADD_MEM);
+	assert_int_equal(upcall_encode_mem(buf, UPCALL_MSG_ADD_MEM, 1ULL << 32, 128ULL << 20), 0);
+	assert_memory_equal(buf, img, 1024);
+	golden(img, GOLDEN_DEL_MEM);
+	assert_int_equal(upcall_encode_mem(buf, UPCALL_MSG_DEL_MEM, 0x123456000000ULL, 1ULL << 30), 0);
+	assert_memory_equal(buf, img, 1024);
+	/* wrong type, empty range, a range that wraps; the very top is fine */
+	assert_int_equal(upcall_encode_mem(buf, UPCALL_MSG_ADD_MMIO, 0, 4096), -EINVAL);
+	assert_int_equal(upcall_encode_mem(buf, UPCALL_MSG_ADD_MEM, 1ULL << 32, 0), -EINVAL);
+	assert_int_equal(upcall_encode_mem(buf, UPCALL_MSG_DEL_MEM, ~0ULL - 0xfff, 0x2000), -EINVAL);
+	assert_int_equal(upcall_encode_mem(buf, UPCALL_MSG_DEL_MEM, ~0ULL - 0xfff, 0x1000), 0);
 }
 
 static void codec_encode_rejects(void **state)
@@ -809,6 +834,7 @@ int main(void)
 		cmocka_unit_test(codec_cpu_golden),
 		cmocka_unit_test(codec_mmio_golden),
 		cmocka_unit_test(codec_pci_golden),
+		cmocka_unit_test(codec_mem_golden),
 		cmocka_unit_test(codec_encode_rejects),
 		cmocka_unit_test(codec_greeting),
 		cmocka_unit_test(codec_replies),

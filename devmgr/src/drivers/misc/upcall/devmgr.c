@@ -166,6 +166,26 @@ static int upcall_dm_mmio_request(const struct upcall_dm_msg *req, u32 type)
 }
 
 /*
+ * Memory actions validate the range against the memory block size and
+ * the resources of the guest, and run bounded (devmgr_mem.c).
+ */
+static int upcall_dm_mem_request(const struct upcall_dm_msg *req, u32 type)
+{
+	u64 base = le64_to_cpu(req->mem.base);
+	u64 size = le64_to_cpu(req->mem.size);
+
+	if (le32_to_cpu(req->hdr.msg_size) != UPCALL_DM_MEM_REQ_SIZE)
+		return -EINVAL;
+	/* An empty range, or one that wraps around the address space */
+	if (!size || size - 1 > U64_MAX - base)
+		return -EINVAL;
+
+	if (type == UPCALL_DM_ADD_MEM)
+		return upcall_dm_mem_add(base, size);
+	return upcall_dm_mem_del(base, size);
+}
+
+/*
  * The PCI actions take the PCI core's own rescan/remove lock and run as
  * bounded actions (devmgr_pci.c), so a PCI driver that blocks in probe or
  * removal holds up neither this connection nor CPU and virtio-mmio
@@ -200,6 +220,8 @@ static void upcall_dm_process(const struct upcall_dm_msg *req,
 		ret = upcall_dm_mmio_request(req, type);
 	else if (type == UPCALL_DM_ADD_PCI || type == UPCALL_DM_DEL_PCI)
 		ret = upcall_dm_pci_request(req, type);
+	else if (type == UPCALL_DM_ADD_MEM || type == UPCALL_DM_DEL_MEM)
+		ret = upcall_dm_mem_request(req, type);
 	else
 		ret = -EOPNOTSUPP;
 
@@ -271,10 +293,11 @@ static int __init upcall_dm_init(void)
 		return ret;
 	}
 
-	pr_info("service 'd' ready (vCPU hotplug: %s, virtio-mmio hotplug: %s, PCI hotplug: %s)\n",
+	pr_info("service 'd' ready (vCPU hotplug: %s, virtio-mmio hotplug: %s, PCI hotplug: %s, memory hotplug: %s)\n",
 		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_CPU)),
 		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_MMIO)),
-		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_PCI)));
+		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_PCI)),
+		str_yes_no(IS_ENABLED(CONFIG_UPCALL_DEVMGR_MEM)));
 	return 0;
 }
 
@@ -295,5 +318,5 @@ static void __exit upcall_dm_exit(void)
 module_init(upcall_dm_init);
 module_exit(upcall_dm_exit);
 
-MODULE_DESCRIPTION("Upcall device manager: vCPU, virtio-mmio and PCI hotplug requested by the VMM");
+MODULE_DESCRIPTION("Upcall device manager: vCPU, virtio-mmio, PCI and memory hotplug requested by the VMM");
 MODULE_LICENSE("GPL");

@@ -57,6 +57,15 @@ struct upcall_dm_mmio_req {
 	u8 reserved[4];
 };
 
+/*
+ * ADD_MEM and DEL_MEM request payload: a guest-physical range. Our
+ * extension: Dragonball reserved the types but defined no payload.
+ */
+struct upcall_dm_mem_req {
+	__le64 base;
+	__le64 size;
+};
+
 /* ADD_PCI and DEL_PCI request payload: a slot of PCI domain 0 */
 struct upcall_dm_pci_req {
 	u8 busno;
@@ -74,6 +83,7 @@ struct upcall_dm_msg {
 	union {
 		struct upcall_dm_cpu_req cpu;
 		struct upcall_dm_mmio_req mmio;
+		struct upcall_dm_mem_req mem;
 		struct upcall_dm_pci_req pci;
 		struct upcall_dm_reply reply;
 		u8 payload[UPCALL_DM_MSG_LEN - sizeof(struct upcall_dm_header)];
@@ -88,11 +98,14 @@ struct upcall_dm_msg {
 #define UPCALL_DM_MMIO_MIN_SIZE		0x200
 #define UPCALL_DM_PCI_REQ_SIZE		2
 #define UPCALL_DM_PCI_REPLY_SIZE	0
+#define UPCALL_DM_MEM_REQ_SIZE		16
+#define UPCALL_DM_MEM_REPLY_SIZE	0
 
 static_assert(sizeof(struct upcall_dm_header) == 16);
 static_assert(sizeof(struct upcall_dm_cpu_req) == UPCALL_DM_CPU_REQ_SIZE);
 static_assert(sizeof(struct upcall_dm_mmio_req) == UPCALL_DM_MMIO_REQ_SIZE);
 static_assert(sizeof(struct upcall_dm_pci_req) == UPCALL_DM_PCI_REQ_SIZE);
+static_assert(sizeof(struct upcall_dm_mem_req) == UPCALL_DM_MEM_REQ_SIZE);
 static_assert(sizeof(struct upcall_dm_msg) == UPCALL_DM_MSG_LEN);
 static_assert(offsetof(struct upcall_dm_msg, hdr.msg_size) == 4);
 static_assert(offsetof(struct upcall_dm_msg, hdr.msg_type) == 8);
@@ -104,6 +117,8 @@ static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_base) == 16);
 static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_size) == 24);
 static_assert(offsetof(struct upcall_dm_msg, mmio.mmio_irq) == 32);
 static_assert(offsetof(struct upcall_dm_msg, mmio.reserved) == 36);
+static_assert(offsetof(struct upcall_dm_msg, mem.base) == 16);
+static_assert(offsetof(struct upcall_dm_msg, mem.size) == 24);
 static_assert(offsetof(struct upcall_dm_msg, pci.busno) == 16);
 static_assert(offsetof(struct upcall_dm_msg, pci.devfn) == 17);
 static_assert(offsetof(struct upcall_dm_msg, reply.ret) == 16);
@@ -204,6 +219,27 @@ static inline int upcall_dm_pci_add(u8 busno, u8 devfn)
 }
 
 static inline int upcall_dm_pci_del(u8 busno, u8 devfn)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
+/*
+ * Memory actions on the guest-physical range [@base, @base + @size). The
+ * caller checked that @size is not zero and that the range does not wrap
+ * around. Bounded like the driver actions: -ETIMEDOUT when the action did
+ * not finish in time, -EBUSY while an earlier one still runs.
+ */
+#ifdef CONFIG_UPCALL_DEVMGR_MEM
+int upcall_dm_mem_add(u64 base, u64 size);
+int upcall_dm_mem_del(u64 base, u64 size);
+#else
+static inline int upcall_dm_mem_add(u64 base, u64 size)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int upcall_dm_mem_del(u64 base, u64 size)
 {
 	return -EOPNOTSUPP;
 }
