@@ -58,4 +58,4 @@ $(BENCH_HOTPLUG_ONLINER): tests/bench/cpu-onliner.c $(BUILD)/uapi/include/linux/
 bench-hotplug: $(BUILD)/guest/bzImage $(BUILD)/guest/initramfs.cpio.gz \
 		$(BIN)/upcall-ctl $(BIN)/upcall-vsockd \
 		$(BENCH_HOTPLUG_ACPI) $(BENCH_HOTPLUG_TRACE) $(BENCH_HOTPLUG_ONLINER)
-	$(Q)python3 tests/bench/hotplug-bench.py $(BENCH_HOTPLUG_ARGS)
+	$(Q)nice -n 10 python3 tests/bench/hotplug-bench.py $(BENCH_HOTPLUG_ARGS)

@@ -458,7 +458,21 @@ def host_segments(stderr, t0, t1):
             "total": t1 - t0}
 
 
-def breakdown(kernel, initrd, append, tmp, adds):
+def kernel_hz(kernel):
+    with open(kernel + ".config") as f:
+        m = re.search(r"^CONFIG_HZ=(\d+)$", f.read(), re.M)
+    if not m:
+        raise BenchError("%s.config has no CONFIG_HZ" % kernel)
+    return int(m.group(1))
+
+
+def breakdown(kernel, initrd, append, tmp, adds, lpj):
+    # The trace clock is sched_clock(), which is the TSC only if the guest
+    # knows the TSC's frequency; under load its calibration against the PIT
+    # fails and sched_clock() falls back to jiffies (4 ms steps, and slow).
+    # lpj is TSC cycles per jiffy, so the frequency is known: tell the guest.
+    if lpj:
+        append += " tsc_early_khz=%d" % (lpj * kernel_hz(kernel) // 1000)
     g = Guest("upcall", os.path.join(tmp, "trace"), kernel, initrd, append)
     rows = []
     try:
@@ -567,7 +581,7 @@ def main():
               "uevent read -> online written %.1f ms"
               % (statistics.median(ac["acpi_add1_qmp"]), statistics.median(ac["acpi_add1_guest"])))
         if not a.no_breakdown:
-            print_breakdown(breakdown(tr_k, initrd, append, tmp, a.breakdown_adds))
+            print_breakdown(breakdown(tr_k, initrd, append, tmp, a.breakdown_adds, lpj))
     except (BenchError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
         sys.exit("hotplug-bench: %s" % e)
     finally:
