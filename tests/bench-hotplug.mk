@@ -7,20 +7,16 @@
 #   make bench-hotplug                              10 runs each, breakdown
 #   make bench-hotplug BENCH_HOTPLUG_ARGS='--runs 3 --append tsc=reliable'
 #
-# Two benchmark-only kernels, cached by tools/kernel-build.sh like every
-# kernel (a cold build of each takes as long as the guest kernel's):
+# One benchmark-only kernel, cached by tools/kernel-build.sh like every
+# kernel (a cold build takes as long as the guest kernel's):
 #   build/bench/acpi/bzImage   pristine source + tests/bench/acpi-kernel/
 #                              (series of one BENCHMARK-ONLY patch), base.config
 #                              without its "# CONFIG_ACPI is not set" line,
 #                              then tests/bench/acpi-kernel/acpi.config
-#   build/bench/trace/bzImage  the guest kernel's series and fragments plus
-#                              tests/bench/trace.config (event tracing)
 
 BENCH_HOTPLUG_ACPI := $(BUILD)/bench/acpi/bzImage
-BENCH_HOTPLUG_TRACE := $(BUILD)/bench/trace/bzImage
 BENCH_HOTPLUG_ONLINER := $(BUILD)/bench/cpu-onliner
 BENCH_HOTPLUG_ACPI_BASE := $(BUILD)/bench/acpi-kernel/base.config
-BENCH_HOTPLUG_FRAGS := $(sort $(wildcard kernel-patches/config/*.config))
 BENCH_HOTPLUG_ARGS ?=
 
 BENCH_TARGETS += bench-hotplug
@@ -40,13 +36,6 @@ $(BENCH_HOTPLUG_ACPI): tools/kernel-build.sh $(BENCH_HOTPLUG_ACPI_BASE) \
 		--config tests/bench/acpi-kernel/acpi.config --out $@
 	$(Q)touch $@
 
-$(BENCH_HOTPLUG_TRACE): tools/kernel-build.sh tests/bench/trace.config \
-		$(wildcard kernel-patches/series kernel-patches/*.patch) $(BENCH_HOTPLUG_FRAGS)
-	$(call quiet,KERNEL,$@)
-	$(Q)tools/kernel-build.sh $(addprefix --config ,$(BENCH_HOTPLUG_FRAGS)) \
-		--config tests/bench/trace.config --out $@
-	$(Q)touch $@
-
 $(BENCH_HOTPLUG_ONLINER): tests/bench/cpu-onliner.c $(BUILD)/uapi/include/linux/vm_sockets.h
 	$(call quiet,MUSLCC,$@)
 	$(Q)mkdir -p $(@D)
@@ -57,5 +46,5 @@ $(BENCH_HOTPLUG_ONLINER): tests/bench/cpu-onliner.c $(BUILD)/uapi/include/linux/
 .PHONY: bench-hotplug
 bench-hotplug: $(BUILD)/guest/bzImage $(BUILD)/guest/initramfs.cpio.gz \
 		$(BIN)/upcall-ctl $(BIN)/upcall-vsockd \
-		$(BENCH_HOTPLUG_ACPI) $(BENCH_HOTPLUG_TRACE) $(BENCH_HOTPLUG_ONLINER)
+		$(BENCH_HOTPLUG_ACPI) $(BENCH_HOTPLUG_ONLINER)
 	$(Q)nice -n 10 python3 tests/bench/hotplug-bench.py $(BENCH_HOTPLUG_ARGS)

@@ -21,14 +21,14 @@ on the host's CLOCK_MONOTONIC: boot to the agent's READY line (the
 launcher's BOOT_TO_READY_MS), hot-add of 1 vCPU, hot-add of 4 more,
 hot-remove of 1. Both kernels get the same lpj= (by default the value the
 upcall kernel's boot CPU computes at a first, uncounted boot), so no
-hot-added CPU calibrates its delay loop. Then one guest on the trace
-variant of the upcall kernel (tests/bench/trace.config) gives the breakdown
-of single vCPU adds: host client steps (upcall-ctl -vv times), the wire,
-and the guest's part from its own tracepoints (virtio-vsock packets, cpuhp
-states).
+hot-added CPU calibrates its delay loop. Then one more upcall guest gives
+the breakdown of single vCPU adds: the host client's steps (upcall-ctl -vv
+times), the wire (a request the guest refuses at once), and the guest's
+part from its own log line (time to register the CPU, time in
+device_online(), i.e. the kernel's cpuhp bring-up).
 
 Usage: hotplug-bench.py [--runs N] [--lpj auto|none|N] [--append ARGS]
-                        [--no-breakdown] [--breakdown-adds N]
+                        [--no-breakdown | --breakdown-only] [--breakdown-adds N]
 Environment: BENCH_UPCALL_KERNEL, BENCH_ACPI_KERNEL, BENCH_TRACE_KERNEL,
 BENCH_INITRD, BENCH_ONLINER override the images. Prints figures only; it
 fails (exit 1) when a step fails or a guest ends in an unexpected state.
@@ -384,78 +384,25 @@ def learn_lpj(kernel, initrd, append, tmp):
 
 # --- breakdown of one upcall vCPU add -----------------------------------------
 
-TRACE_RE = re.compile(r"^\s*(.+?)-(\d+)\s+\[(\d+)\]\s+\S+\s+([\d.]+):\s+(\w+):\s+(.*)$")
+HOTADD_RE = re.compile(r"upcall: devmgr: CPU(\d+) \(APIC ID (\d+)\) hot-added "
+                       r"\(registered in (\d+) us, online in (\d+) us\)")
 
 
-def parse_trace(text):
-    ev = []
-    for line in text.splitlines():
-        m = TRACE_RE.match(line)
-        if m:
-            ev.append((float(m.group(4)) * 1000.0, m.group(5), m.group(6)))
-    return ev
-
-
-def guest_segments(ev, upcall_port=219):
-    """Guest times of the last ADD_CPU in the trace: request packet in,
-    cpuhp of the new CPUs, reply packet out (ms)."""
-    req = rep = None
-    for t, name, body in ev:
-        m = re.match(r"(\d+):(\d+) -> (\d+):(\d+) len=(\d+) type=\S+ op=RW", body)
-        if not m or int(m.group(5)) == 0:
-            continue
-        if name == "virtio_transport_recv_pkt" and int(m.group(4)) == upcall_port:
-            req, rep = t, None
-        elif name == "virtio_transport_alloc_pkt" and int(m.group(2)) == upcall_port and req:
-            rep = t
-    if req is None or rep is None:
-        raise BenchError("the trace has no ADD_CPU request and reply packets")
-    first = last = None
-    open_steps, steps = {}, []
-    for t, name, body in ev:
-        if not req <= t <= rep:
-            continue
-        if name == "cpuhp_enter":
-            m = re.match(r"cpu: (\d+) target: +(-?\d+) step: +(\d+) \((.*)\)", body)
-            if m:
-                first = t if first is None else first
-                open_steps[(m.group(1), m.group(3))] = (t, m.group(4))
-        elif name == "cpuhp_exit":
-            m = re.match(r"cpu: (\d+) +state: +(-?\d+) step: +(\d+) ret: (-?\d+)", body.strip())
-            if m:
-                last = t
-                k = (m.group(1), m.group(3))
-                if k in open_steps:
-                    t0, fn = open_steps.pop(k)
-                    steps.append((t - t0, fn, int(m.group(3))))
-    if first is None:
-        raise BenchError("the trace has no cpuhp events between request and reply")
-    return {"guest": rep - req, "before": first - req, "bringup": last - first,
-            "after": rep - last, "steps": steps}
-
-
-def host_segments(stderr, t0, t1):
+def host_marks(stderr, request):
+    """CLOCK_MONOTONIC ms of the steps upcall-ctl -vv prints."""
     marks = {}
     for line in stderr.splitlines():
         m = re.match(r"upcall-ctl: \[(\d+)\.(\d+)\] (.*)$", line)
         if not m:
             continue
-        t = (int(m.group(1)) * 1e6 + int(m.group(2))) / 1000.0
-        text = m.group(3)
+        t = int(m.group(1)) * 1000.0 + int(m.group(2)) / 1000.0
         for key, pat in (("qmp", "QMP: connected"), ("slots", "QMP: .* vCPU slots"),
                          ("greet", "device manager greeting OK"),
-                         ("vcpu", r"vCPU .*: APIC ID"), ("send", "sending ADD_CPU"),
-                         ("reply", "ADD_CPU answered")):
-            if re.match(pat, text):
+                         ("vcpu", r"vCPU .*: APIC ID"), ("send", "sending " + request),
+                         ("reply", request + " answered")):
+            if re.match(pat, m.group(3)):
                 marks[key] = t
-    need = ("qmp", "slots", "greet", "vcpu", "send", "reply")
-    if any(k not in marks for k in need):
-        raise BenchError("upcall-ctl -vv did not print every step: %s" % stderr)
-    return {"start": marks["qmp"] - t0, "query": marks["slots"] - marks["qmp"],
-            "connect": marks["greet"] - marks["slots"],
-            "device_add": marks["vcpu"] - marks["greet"],
-            "rtt": marks["reply"] - marks["send"], "exit": t1 - marks["reply"],
-            "total": t1 - t0}
+    return marks
 
 
 def kernel_hz(kernel):
@@ -467,59 +414,75 @@ def kernel_hz(kernel):
 
 
 def breakdown(kernel, initrd, append, tmp, adds, lpj):
-    # The trace clock is sched_clock(), which is the TSC only if the guest
-    # knows the TSC's frequency; under load its calibration against the PIT
-    # fails and sched_clock() falls back to jiffies (4 ms steps, and slow).
-    # lpj is TSC cycles per jiffy, so the frequency is known: tell the guest.
+    """`upcall-ctl -vv --run DIR cpu add 1`, ADDS times on one guest, each
+    preceded by a DEL_CPU of an absent APIC ID (answered -ENODEV at once)
+    that measures the round trip without guest work: the wire. The guest
+    prints how long registering and device_online() took (ktime_get(); the
+    guest runs with tsc=reliable so that its clocksource is the TSC, not
+    4 ms jiffies)."""
+    append += " tsc=reliable"
     if lpj:
+        # lpj is TSC cycles per jiffy: the TSC's frequency, which the guest
+        # cannot always measure against the PIT on a loaded host.
         append += " tsc_early_khz=%d" % (lpj * kernel_hz(kernel) // 1000)
-    g = Guest("upcall", os.path.join(tmp, "trace"), kernel, initrd, append)
+    g = Guest("upcall", os.path.join(tmp, "breakdown"), kernel, initrd, append)
     rows = []
+    uds = os.path.join(g.dir, "vsock.sock")
     try:
         g.start()
-        tr = "/sys/kernel/tracing"
-        g.exec("mount -t tracefs nodev %s 2>/dev/null; cd %s && echo 64 > buffer_size_kb && "
-               "echo 1 > events/cpuhp/enable && "
-               "echo 1 > events/vsock/virtio_transport_recv_pkt/enable && "
-               "echo 1 > events/vsock/virtio_transport_alloc_pkt/enable" % (tr, tr))
         for _ in range(adds):
-            g.exec("echo > %s/trace" % tr)
+            out = subprocess.run([CTL, "-vv", "--uds", uds, "cpu", "del", "--apic-id", "254"],
+                                 capture_output=True, text=True, timeout=STEP_TIMEOUT)
+            w = host_marks(out.stderr, "DEL_CPU")
+            if out.returncode != 1 or "send" not in w or "reply" not in w:
+                raise BenchError("DEL_CPU of an absent APIC ID: exit %d: %s"
+                                 % (out.returncode, out.stderr))
             _, t0, t1, err = g.ctl("cpu", "add", "1", verbose=True)
-            h = host_segments(err, t0, t1)
-            gs = guest_segments(parse_trace(g.exec("cat %s/trace" % tr)))
-            h.update(gs)
-            h["wire"] = h["rtt"] - gs["guest"]
-            rows.append(h)
+            h = host_marks(err, "ADD_CPU")
+            need = ("qmp", "slots", "greet", "vcpu", "send", "reply")
+            if any(k not in h for k in need):
+                raise BenchError("upcall-ctl -vv did not print every step: %s" % err)
+            m = HOTADD_RE.findall(g.console())
+            if not m:
+                raise BenchError("the guest logged no hot-added line with durations")
+            reg_ms, online_ms = int(m[-1][2]) / 1000.0, int(m[-1][3]) / 1000.0
+            rtt, wire = h["reply"] - h["send"], w["reply"] - w["send"]
+            rows.append({
+                "start": h["qmp"] - t0, "query": h["slots"] - h["qmp"],
+                "connect": h["greet"] - h["slots"], "device_add": h["vcpu"] - h["greet"],
+                "wire": wire, "registered": reg_ms, "bringup": online_ms,
+                "guest_rest": rtt - wire - reg_ms - online_ms,
+                "exit": t1 - h["reply"], "total": t1 - t0})
     finally:
         g.stop()
     return rows
 
 
 def print_breakdown(rows):
-    med = lambda k: statistics.median(r[k] for r in rows)
+    def med(k):
+        return statistics.median(r[k] for r in rows)
     print("\nBreakdown of one upcall vCPU add (`upcall-ctl --run DIR cpu add 1`, "
-          "trace kernel, median of %d adds, ms)" % len(rows))
+          "median of %d adds on one guest, ms)" % len(rows))
     parts = [
-        ("host: process start, lock, QMP connect", "start"),
+        ("host: process start, VM lock, QMP connect", "start"),
         ("host: QMP query-hotpluggable-cpus", "query"),
         ("host: vsock connect + devmgr greeting", "connect"),
-        ("host: QMP device_add (+ qom-get)", "device_add"),
-        ("wire: ADD_CPU out + reply back", "wire"),
-        ("guest: request in -> CPU bring-up", "before"),
-        ("guest: kernel CPU bring-up (cpuhp)", "bringup"),
-        ("guest: bring-up done -> reply out", "after"),
+        ("host+QEMU: QMP device_add (+ qom-get)", "device_add"),
+        ("wire: request out + reply back (1)", "wire"),
+        ("guest: vCPU made present + registered (2)", "registered"),
+        ("guest: kernel bring-up, device_online() (2)", "bringup"),
+        ("guest: rest (request, log line, reply) (3)", "guest_rest"),
         ("host: reply -> exit", "exit"),
     ]
     for name, k in parts:
-        print("  %-42s %7.1f" % (name, med(k)))
-    print("  %-42s %7.1f" % ("total (host command)", med("total")))
-    ours = med("start") + med("query") + med("connect") + med("wire") + med("before") + \
-        med("after") + med("exit")
-    print("  %-42s %7.1f" % ("ours (all but bring-up and device_add)", ours))
-    # The slowest cpuhp steps of the median add.
-    mid = sorted(rows, key=lambda r: r["total"])[len(rows) // 2]
-    print("  slowest cpuhp steps of one add (ms): " + ", ".join(
-        "%s %.1f" % (fn, d) for d, fn, _ in sorted(mid["steps"], reverse=True)[:6]))
+        print("  %-46s %7.1f" % (name, med(k)))
+    print("  %-46s %7.1f" % ("total (host command)", med("total")))
+    ours = sum(med(k) for k in ("start", "query", "connect", "wire", "registered",
+                                "guest_rest", "exit"))
+    print("  %-46s %7.1f" % ("ours: all but bring-up and device_add", ours))
+    print("  (1) round trip of a DEL_CPU the guest refuses at once (absent APIC ID)\n"
+          "  (2) the guest's own ktime_get() figures (upcall: devmgr: ... hot-added line)\n"
+          "  (3) ADD_CPU round trip minus (1) and (2)")
 
 
 def main():
@@ -529,15 +492,16 @@ def main():
     ap.add_argument("--append", default="")
     ap.add_argument("--no-breakdown", action="store_true")
     ap.add_argument("--breakdown-adds", type=int, default=5)
+    ap.add_argument("--breakdown-only", action="store_true",
+                    help="only the breakdown (needs no ACPI kernel)")
     a = ap.parse_args()
     if a.runs < 1 or not 1 <= a.breakdown_adds <= MAXCPUS - 1:
         ap.error("--runs >= 1, --breakdown-adds 1..%d" % (MAXCPUS - 1))
     up_k = os.environ.get("BENCH_UPCALL_KERNEL", os.path.join(TOP, "build/guest/bzImage"))
     ac_k = os.environ.get("BENCH_ACPI_KERNEL", os.path.join(TOP, "build/bench/acpi/bzImage"))
-    tr_k = os.environ.get("BENCH_TRACE_KERNEL", os.path.join(TOP, "build/bench/trace/bzImage"))
     base = os.environ.get("BENCH_INITRD", os.path.join(TOP, "build/guest/initramfs.cpio.gz"))
     onl = os.environ.get("BENCH_ONLINER", os.path.join(TOP, "build/bench/cpu-onliner"))
-    for f in (up_k, ac_k, base, onl, CTL) + (() if a.no_breakdown else (tr_k,)):
+    for f in (up_k, base, onl, CTL) + (() if a.breakdown_only else (ac_k,)):
         if not os.path.exists(f):
             sys.exit("hotplug-bench: %s is missing (make bench-hotplug builds it)" % f)
     tmp = tempfile.mkdtemp(prefix="hotplug-bench.")
@@ -555,6 +519,10 @@ def main():
             how = "lpj=%d on both (--lpj)" % lpj
         if lpj:
             append += " lpj=%d" % lpj
+        if a.breakdown_only:
+            print("calibration: " + how)
+            print_breakdown(breakdown(up_k, initrd, append, tmp, a.breakdown_adds, lpj))
+            return
         res = {k: {"add1": [], "add4": [], "del1": [], "boot": [], "acpi_add1_qmp": [],
                    "acpi_add1_guest": []} for k in ("upcall", "acpi")}
         kinds = {"upcall": up_k, "acpi": ac_k}
@@ -581,7 +549,7 @@ def main():
               "uevent read -> online written %.1f ms"
               % (statistics.median(ac["acpi_add1_qmp"]), statistics.median(ac["acpi_add1_guest"])))
         if not a.no_breakdown:
-            print_breakdown(breakdown(tr_k, initrd, append, tmp, a.breakdown_adds, lpj))
+            print_breakdown(breakdown(up_k, initrd, append, tmp, a.breakdown_adds, lpj))
     except (BenchError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
         sys.exit("hotplug-bench: %s" % e)
     finally:
