@@ -304,9 +304,11 @@ def pct(values, p):
 
 def row(name, up, ac, unit="ms"):
     def three(v):
+        if not v:
+            return "%26s" % "-"
         return "%8.1f %8.1f %8.1f" % (statistics.median(v), pct(v, 90), max(v))
-    ratio = statistics.median(up) / statistics.median(ac)
-    print("%-24s %s   %s   %6.2f" % (name + " (%s)" % unit, three(up), three(ac), ratio))
+    ratio = "%6.2f" % (statistics.median(up) / statistics.median(ac)) if up and ac else "     -"
+    print("%-24s %s   %s   %s" % (name + " (%s)" % unit, three(up), three(ac), ratio))
 
 
 def qemu_version():
@@ -494,6 +496,8 @@ def main():
     ap.add_argument("--breakdown-adds", type=int, default=5)
     ap.add_argument("--breakdown-only", action="store_true",
                     help="only the breakdown (needs no ACPI kernel)")
+    ap.add_argument("--upcall-only", action="store_true",
+                    help="no ACPI guest (e.g. to compare two upcall command lines)")
     a = ap.parse_args()
     if a.runs < 1 or not 1 <= a.breakdown_adds <= MAXCPUS - 1:
         ap.error("--runs >= 1, --breakdown-adds 1..%d" % (MAXCPUS - 1))
@@ -501,7 +505,8 @@ def main():
     ac_k = os.environ.get("BENCH_ACPI_KERNEL", os.path.join(TOP, "build/bench/acpi/bzImage"))
     base = os.environ.get("BENCH_INITRD", os.path.join(TOP, "build/guest/initramfs.cpio.gz"))
     onl = os.environ.get("BENCH_ONLINER", os.path.join(TOP, "build/bench/cpu-onliner"))
-    for f in (up_k, base, onl, CTL) + (() if a.breakdown_only else (ac_k,)):
+    no_acpi = a.breakdown_only or a.upcall_only
+    for f in (up_k, base, onl, CTL) + (() if no_acpi else (ac_k,)):
         if not os.path.exists(f):
             sys.exit("hotplug-bench: %s is missing (make bench-hotplug builds it)" % f)
     tmp = tempfile.mkdtemp(prefix="hotplug-bench.")
@@ -529,6 +534,8 @@ def main():
         for i in range(a.runs):
             order = ("upcall", "acpi") if i % 2 == 0 else ("acpi", "upcall")
             for kind in order:
+                if kind == "acpi" and a.upcall_only:
+                    continue
                 guest_round(kind, kinds[kind], initrd, append, tmp, i, res[kind])
             sys.stderr.write("hotplug-bench: run %d/%d done\n" % (i + 1, a.runs))
         up, ac = res["upcall"], res["acpi"]
@@ -543,11 +550,13 @@ def main():
         row("hot-add 4 vCPUs", up["add4"], ac["add4"])
         row("hot-remove 1 vCPU", up["del1"], ac["del1"])
         row("boot to READY", up["boot"], ac["boot"])
-        su, sa = os.path.getsize(up_k), os.path.getsize(ac_k)
-        print("%-24s %26d   %26d   %6.2f" % ("bzImage (bytes)", su, sa, su / sa))
-        print("ACPI hot-add 1, parts (p50): QMP device_add %.1f ms; in the guest, "
-              "uevent read -> online written %.1f ms"
-              % (statistics.median(ac["acpi_add1_qmp"]), statistics.median(ac["acpi_add1_guest"])))
+        if not a.upcall_only:
+            su, sa = os.path.getsize(up_k), os.path.getsize(ac_k)
+            print("%-24s %26d   %26d   %6.2f" % ("bzImage (bytes)", su, sa, su / sa))
+            print("ACPI hot-add 1, parts (p50): QMP device_add %.1f ms; in the guest, "
+                  "uevent read -> online written %.1f ms"
+                  % (statistics.median(ac["acpi_add1_qmp"]),
+                     statistics.median(ac["acpi_add1_guest"])))
         if not a.no_breakdown:
             print_breakdown(breakdown(up_k, initrd, append, tmp, a.breakdown_adds, lpj))
     except (BenchError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
