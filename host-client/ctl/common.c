@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "lock.h"
@@ -238,11 +239,16 @@ void ctl_info(struct ctl *c, const char *fmt, ...)
 
 void ctl_debug(struct ctl *c, const char *fmt, ...)
 {
+	struct timespec ts;
 	va_list ap;
 
 	if (!c->verbose)
 		return;
 	fprintf(stderr, "%s: ", c->prog);
+	/* -vv: CLOCK_MONOTONIC, the clock a benchmark on the same host reads
+	 * (tests/bench/hotplug-bench.py times each step with it). */
+	if (c->verbose > 1 && !clock_gettime(CLOCK_MONOTONIC, &ts))
+		fprintf(stderr, "[%lld.%06ld] ", (long long)ts.tv_sec, ts.tv_nsec / 1000);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

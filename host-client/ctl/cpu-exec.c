@@ -213,6 +213,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	ctl_debug(c, "sending ADD_CPU with %u APIC IDs", p->n);
 	o->sent = true;
 	err = upcall_cpu_add(h, ids, item_ids(p->item, p->n, ids), &r);
+	ctl_debug(c, "ADD_CPU answered: %s", err ? "no reply" : "reply");
 	ans = answer_of(o, err, &r);
 	cpu_plan_add_answer(p, &ans);
 	done = cpu_answer_done(&ans, p->n);
@@ -300,6 +301,7 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 		ctl_debug(c, "sending DEL_CPU with %u APIC IDs", count);
 		o->sent = true;
 		err = upcall_cpu_del(h, ids, item_ids(p->item + first, count, ids), &r);
+		ctl_debug(c, "DEL_CPU answered: %s", err ? "no reply" : "reply");
 		ans = answer_of(o, err, &r);
 		cpu_plan_del_answer(p, first, count, &ans);
 		if (err) {
@@ -374,6 +376,7 @@ static int open_qmp(struct ctl *c, struct qmp **q, struct vcpu_list *l,
 	*q = qmp_open(c->qmp, c->timeout_ms, &err, errbuf, sizeof(errbuf));
 	if (!*q)
 		return ctl_fail(st, CTL_EVMM, err, "%s", errbuf);
+	ctl_debug(c, "QMP: connected");
 	err = vcpu_list_get(*q, l);
 	if (err) {
 		ctl_fail(st, CTL_EVMM, err, "query-hotpluggable-cpus: %s",
@@ -382,6 +385,7 @@ static int open_qmp(struct ctl *c, struct qmp **q, struct vcpu_list *l,
 		*q = NULL;
 		return CTL_EVMM;
 	}
+	ctl_debug(c, "QMP: %u vCPU slots", (unsigned int)l->n);
 	return CTL_OK;
 }
 

@@ -124,6 +124,23 @@ EOF2
 	[[ $status -eq 0 && $output == "added vCPU upcall-cpu-2 (APIC ID 2)" ]]
 }
 
+@test "-vv: every progress line starts with a CLOCK_MONOTONIC time, in order; -v has none" {
+	start_fake
+	run --separate-stderr "$CTL" -vv --run "$RUN" cpu add 2
+	[[ $status -eq 0 ]]
+	# the steps tests/bench/hotplug-bench.py times
+	for step in "QMP: connected" "QMP: .* vCPU slots" "device manager greeting OK" \
+		"vCPU upcall-cpu-2: APIC ID 2" "sending ADD_CPU with 2 APIC IDs" "ADD_CPU answered: reply"; do
+		grep -Eq "^upcall-ctl: \[[0-9]+\.[0-9]{6}\] $step\$" <<<"$stderr"
+	done
+	! grep -v '^upcall-ctl: \[[0-9]*\.[0-9]\{6\}\] ' <<<"$stderr"
+	sed 's/^upcall-ctl: \[\([0-9.]*\)\].*/\1/' <<<"$stderr" | sort -c -g
+	run --separate-stderr "$CTL" -v --run "$RUN" cpu del 1
+	[[ $status -eq 0 ]]
+	grep -q '^upcall-ctl: DEL_CPU answered: reply$' <<<"$stderr"
+	! grep -q '^upcall-ctl: \[' <<<"$stderr"
+}
+
 @test "cpu add: the guest takes 1 of 3, the other 2 are rolled back (exit 1)" {
 	start_fake --cpu-accept 1
 	run_json --run "$RUN" cpu add 3

@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+"""vCPU hotplug, upcall against ACPI, side by side (`make bench-hotplug`).
+
+Two guests on QEMU `pc` (TCG), the same kernel source, base configuration,
+initramfs, QEMU options and kernel command line:
+
+  upcall  build/guest/bzImage: the kernel series, no ACPI; vCPUs through
+          `upcall-ctl --run DIR cpu add|del` (QMP device_add + ADD_CPU;
+          DEL_CPU), the reply comes once the guest has onlined (offlined and
+          unregistered) the CPUs.
+  ACPI    build/bench/acpi/bzImage: no series, CONFIG_ACPI, ACPI_PROCESSOR,
+          ACPI_HOTPLUG_CPU and the benchmark-only patch of
+          tests/bench/acpi-kernel/; vCPUs through QMP device_add, onlined in
+          the guest by cpu-onliner (udev's rule: write 1 to .../online on the
+          CPU's "add" uevent), which reports each online CPU over vsock;
+          removed through QMP device_del until QEMU's DEVICE_DELETED (the
+          guest offlines and ejects through ACPI).
+
+Each run boots each guest once (alternating which goes first) and measures,
+on the host's CLOCK_MONOTONIC: boot to the agent's READY line (the
+launcher's BOOT_TO_READY_MS), hot-add of 1 vCPU, hot-add of 4 more,
+hot-remove of 1. Both kernels get the same lpj= (by default the value the
+upcall kernel's boot CPU computes at a first, uncounted boot), so no
+hot-added CPU calibrates its delay loop. Then one more upcall guest gives
+the breakdown of single vCPU adds: the host client's steps (upcall-ctl -vv
+times), the wire (a request the guest refuses at once), and the guest's
+part from its own log line (time to register the CPU, time in
+device_online(), i.e. the kernel's cpuhp bring-up).
+
+Usage: hotplug-bench.py [--runs N] [--lpj auto|none|N] [--append ARGS]
+                        [--no-breakdown | --breakdown-only] [--breakdown-adds N]
+Environment: BENCH_UPCALL_KERNEL, BENCH_ACPI_KERNEL, BENCH_TRACE_KERNEL,
+BENCH_INITRD, BENCH_ONLINER override the images. Prints figures only; it
+fails (exit 1) when a step fails or a guest ends in an unexpected state.
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VM = os.path.join(TOP, "tools", "vm")
+CTL = os.path.join(TOP, "build", "bin", "upcall-ctl")
+MAXCPUS = 6          # 1 at boot, +1, +4 (then -1)
+ONLINER_PORT = 7300  # guest -> host vsock port of cpu-onliner
+STEP_TIMEOUT = 60.0  # seconds, any single step
+
+
+class BenchError(Exception):
+    pass
+
+
+def now_ms():
+    return time.monotonic() * 1000.0
+
+
+# --- initramfs: the project's, plus /bench/cpu-onliner -----------------------
+
+def _newc(name, mode, data, ino):
+    name_b = name.encode() + b"\0"
+    hdr = "070701" + "".join("%08X" % v for v in (
+        ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
+    out = hdr.encode() + name_b
+    out += b"\0" * (-len(out) % 4)
+    out += data + b"\0" * (-len(data) % 4)
+    return out
+
+
+def make_initrd(base, onliner, out):
+    """base + a second gzip'd newc archive with /bench/cpu-onliner (the
+    kernel unpacks concatenated archives in order)."""
+    with open(onliner, "rb") as f:
+        prog = f.read()
+    cpio = (_newc("bench", 0o40755, b"", 1) +
+            _newc("bench/cpu-onliner", 0o100755, prog, 2) +
+            _newc("TRAILER!!!", 0, b"", 0))
+    with open(base, "rb") as f:
+        data = f.read()
+    with open(out, "wb") as f:
+        f.write(data + gzip.compress(cpio, mtime=0))
+
+
+# --- QMP ----------------------------------------------------------------------
+
+class Qmp:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(STEP_TIMEOUT)
+        self.sock.connect(path)
+        self.buf = b""
+        self.events = []
+        if "QMP" not in self._read():
+            raise BenchError("no QMP greeting on %s" % path)
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise BenchError("QMP socket closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, name, args=None):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            r = self._read()
+            if "event" in r:
+                self.events.append(r)
+            elif "error" in r:
+                raise BenchError("QMP %s: %s" % (name, r["error"].get("desc")))
+            else:
+                return r.get("return")
+
+    def wait_event(self, name, device, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name and e.get("data", {}).get("device") == device:
+                    del self.events[i]
+                    return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BenchError("no %s for %s within %.0f s" % (name, device, timeout))
+            self.sock.settimeout(left)
+            try:
+                r = self._read()
+            except socket.timeout:
+                continue
+            finally:
+                self.sock.settimeout(STEP_TIMEOUT)
+            if "event" in r:
+                self.events.append(r)
+
+    def close(self):
+        self.sock.close()
+
+
+# --- guests -------------------------------------------------------------------
+
+def hybrid_connect(uds, port):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(STEP_TIMEOUT)
+    s.connect(uds)
+    s.sendall(b"CONNECT %d\n" % port)
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        if not c or len(line) > 64:
+            raise BenchError("guest port %d refused the connection" % port)
+        line += c
+    if not line.startswith(b"OK "):
+        raise BenchError("guest port %d: %r" % (port, line))
+    return s
+
+
+def read_line(s, buf):
+    while b"\n" not in buf[0]:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise BenchError("connection closed")
+        buf[0] += chunk
+    line, buf[0] = buf[0].split(b"\n", 1)
+    return line.decode()
+
+
+class Guest:
+    def __init__(self, kind, run_dir, kernel, initrd, append):
+        self.kind, self.dir = kind, run_dir
+        self.kernel, self.initrd, self.append = kernel, initrd, append
+        self.qmp = None
+        self.onliner = None
+        self.obuf = [b""]
+        self.added = []
+
+    def start(self):
+        env = dict(os.environ)
+        env.pop("VM_APPEND", None)  # both guests get exactly self.append
+        out = subprocess.run(
+            [VM, "start", "--dir", self.dir, "--machine", "pc", "--cpus", "1",
+             "--maxcpus", str(MAXCPUS), "--kernel", self.kernel, "--initrd",
+             self.initrd, "--append", self.append, "--timeout", "180"],
+            env=env, capture_output=True, text=True, timeout=240)
+        if out.returncode:
+            raise BenchError("%s guest did not start: %s%s" % (
+                self.kind, out.stdout, out.stderr))
+        facts = {}
+        with open(os.path.join(self.dir, "vm.env")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                facts[k] = v.strip("'\"")
+        self.boot_ms = float(facts["BOOT_TO_READY_MS"])
+        m = re.search(r'UPCALL READY (\{.*\})', self.console())
+        self.kernel_version = json.loads(m.group(1)).get("kernel") if m else "?"
+
+    def console(self):
+        with open(os.path.join(self.dir, "console.log"), errors="replace") as f:
+            return f.read()
+
+    def exec(self, command):
+        s = hybrid_connect(os.path.join(self.dir, "vsock.sock"), 1219)
+        try:
+            s.sendall(b"exec " + command.encode() + b"\n")
+            reply = read_line(s, [b""])
+        finally:
+            s.close()
+        r = json.loads(reply)
+        if r.get("status") != 0:
+            raise BenchError("%s guest: exec %r: %s" % (self.kind, command, reply))
+        return r.get("output", "")
+
+    def open_qmp(self):
+        self.qmp = Qmp(os.path.join(self.dir, "qmp.sock"))
+
+    def start_onliner(self):
+        path = os.path.join(self.dir, "vsock.sock_%d" % ONLINER_PORT)
+        ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ls.settimeout(STEP_TIMEOUT)
+        if os.path.exists(path):
+            os.unlink(path)
+        ls.bind(path)
+        ls.listen(1)
+        try:
+            self.exec("/bench/cpu-onliner %d </dev/null >/dev/console 2>&1 &" % ONLINER_PORT)
+            self.onliner, _ = ls.accept()
+        finally:
+            ls.close()
+        self.onliner.settimeout(STEP_TIMEOUT)
+        if read_line(self.onliner, self.obuf) != "ready":
+            raise BenchError("cpu-onliner did not say ready")
+
+    def free_slots(self):
+        slots = [s for s in self.qmp.cmd("query-hotpluggable-cpus") if "qom-path" not in s]
+        return sorted(slots, key=lambda s: s["props"].get("socket-id", 0))
+
+    # ACPI: device_add, the guest onlines, cpu-onliner reports.
+    def acpi_add(self, n):
+        slots = self.free_slots()[:n]
+        if len(slots) < n:
+            raise BenchError("QEMU has %d free vCPU slots, need %d" % (len(slots), n))
+        t0 = now_ms()
+        for s in slots:
+            dev = "bcpu%d" % s["props"]["socket-id"]
+            args = {"driver": s["type"], "id": dev}
+            args.update(s["props"])
+            self.qmp.cmd("device_add", args)
+            self.added.append(dev)
+        t_qmp = now_ms()
+        guest = []
+        for _ in range(n):
+            line = read_line(self.onliner, self.obuf).split()
+            if line[0] != "online":
+                raise BenchError("ACPI guest could not online a CPU: %s" % " ".join(line))
+            guest.append((int(line[3]) - int(line[2])) / 1000.0)
+        t1 = now_ms()
+        return t1 - t0, t_qmp - t0, guest
+
+    def acpi_del(self):
+        dev = self.added.pop()
+        t0 = now_ms()
+        self.qmp.cmd("device_del", {"id": dev})
+        self.qmp.wait_event("DEVICE_DELETED", dev, STEP_TIMEOUT)
+        return now_ms() - t0
+
+    def ctl(self, *args, verbose=False):
+        cmd = [CTL] + (["-vv"] if verbose else []) + ["--run", self.dir] + list(args)
+        t0 = now_ms()
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP_TIMEOUT)
+        t1 = now_ms()
+        if out.returncode:
+            raise BenchError("%s: exit %d: %s%s" % (" ".join(cmd), out.returncode,
+                                                     out.stdout, out.stderr))
+        return t1 - t0, t0, t1, out.stderr
+
+    def online_list(self):
+        return self.exec("cat /sys/devices/system/cpu/online").strip()
+
+    def stop(self):
+        for c in (self.qmp, self.onliner):
+            if c:
+                c.close()
+        subprocess.run([VM, "stop", "--dir", self.dir], capture_output=True, timeout=60)
+
+
+# --- statistics and table -----------------------------------------------------
+
+def pct(values, p):
+    v = sorted(values)
+    return v[max(0, math.ceil(p / 100.0 * len(v)) - 1)]
+
+
+def row(name, up, ac, unit="ms"):
+    def three(v):
+        if not v:
+            return "%26s" % "-"
+        return "%8.1f %8.1f %8.1f" % (statistics.median(v), pct(v, 90), max(v))
+    ratio = "%6.2f" % (statistics.median(up) / statistics.median(ac)) if up and ac else "     -"
+    print("%-24s %s   %s   %s" % (name + " (%s)" % unit, three(up), three(ac), ratio))
+
+
+def qemu_version():
+    out = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True)
+    m = re.search(r"version (\S+)", out.stdout)
+    return m.group(1) if m else "?"
+
+
+# --- the comparison -----------------------------------------------------------
+
+def run_upcall(g, res):
+    g.start()
+    res["boot"].append(g.boot_ms)
+    res["add1"].append(g.ctl("cpu", "add", "1")[0])
+    res["add4"].append(g.ctl("cpu", "add", "4")[0])
+    # QEMU pc cannot unplug a vCPU without ACPI: the guest's release is the
+    # end (--unplug-wait 0: do not wait for a DEVICE_DELETED that never comes).
+    res["del1"].append(g.ctl("cpu", "del", "--unplug-wait", "0", "1")[0])
+
+
+def run_acpi(g, res):
+    g.start()
+    res["boot"].append(g.boot_ms)
+    m = re.search(r"Allowing \d+ present CPUs plus (\d+) hotplug CPUs", g.console())
+    if not m or int(m.group(1)) < MAXCPUS - 1:
+        raise BenchError("ACPI guest does not expect hot-added CPUs (%s); is the "
+                         "benchmark-only patch applied?" % (m.group(0) if m else "no smpboot line"))
+    g.open_qmp()
+    g.start_onliner()
+    total, qmp_ms, guest = g.acpi_add(1)
+    res["add1"].append(total)
+    res["acpi_add1_qmp"].append(qmp_ms)
+    res["acpi_add1_guest"].append(guest[0])
+    res["add4"].append(g.acpi_add(4)[0])
+    res["del1"].append(g.acpi_del())
+
+
+def guest_round(kind, kernel, initrd, append, tmp, i, res):
+    g = Guest(kind, os.path.join(tmp, "%s-%d" % (kind, i)), kernel, initrd, append)
+    try:
+        (run_upcall if kind == "upcall" else run_acpi)(g, res)
+        online = g.online_list()
+        if online != "0-%d" % (MAXCPUS - 2):
+            raise BenchError("%s guest ends with CPUs %s online, expected 0-%d"
+                             % (kind, online, MAXCPUS - 2))
+        res["kernel"] = g.kernel_version
+    finally:
+        g.stop()
+    shutil.rmtree(g.dir, ignore_errors=True)
+
+
+# What the guests' boot CPU computes from the TSC on the project's hosts
+# (docs/launcher.md); used when a boot here cannot compute it.
+DEFAULT_LPJ = 10384520
+
+
+def learn_lpj(kernel, initrd, append, tmp):
+    """The boot CPU's lpj= when it is derived from the TSC frequency
+    ("Calibrating delay loop (skipped), value calculated using timer
+    frequency"). Under heavy load the TSC calibration against the PIT can
+    fail and the delay-loop result is then meaningless: up to 3 boots,
+    then DEFAULT_LPJ. Returns (lpj, how)."""
+    for attempt in range(3):
+        g = Guest("upcall", os.path.join(tmp, "lpj%d" % attempt), kernel, initrd, append)
+        try:
+            g.start()
+            m = re.search(r"value calculated using timer frequency.*\(lpj=(\d+)\)", g.console())
+        finally:
+            g.stop()
+        if m:
+            return int(m.group(1)), "computed from the TSC by the upcall kernel's boot CPU " \
+                "at an uncounted boot"
+    return DEFAULT_LPJ, "the project's usual value: 3 boots here could not calibrate the TSC"
+
+
+# --- breakdown of one upcall vCPU add -----------------------------------------
+
+HOTADD_RE = re.compile(r"upcall: devmgr: CPU(\d+) \(APIC ID (\d+)\) hot-added "
+                       r"\(registered in (\d+) us, online in (\d+) us\)")
+
+
+def host_marks(stderr, request):
+    """CLOCK_MONOTONIC ms of the steps upcall-ctl -vv prints."""
+    marks = {}
+    for line in stderr.splitlines():
+        m = re.match(r"upcall-ctl: \[(\d+)\.(\d+)\] (.*)$", line)
+        if not m:
+            continue
+        t = int(m.group(1)) * 1000.0 + int(m.group(2)) / 1000.0
+        for key, pat in (("qmp", "QMP: connected"), ("slots", "QMP: .* vCPU slots"),
+                         ("greet", "device manager greeting OK"),
+                         ("vcpu", r"vCPU .*: APIC ID"), ("send", "sending " + request),
+                         ("reply", request + " answered")):
+            if re.match(pat, m.group(3)):
+                marks[key] = t
+    return marks
+
+
+def kernel_hz(kernel):
+    with open(kernel + ".config") as f:
+        m = re.search(r"^CONFIG_HZ=(\d+)$", f.read(), re.M)
+    if not m:
+        raise BenchError("%s.config has no CONFIG_HZ" % kernel)
+    return int(m.group(1))
+
+
+def breakdown(kernel, initrd, append, tmp, adds, lpj):
+    """`upcall-ctl -vv --run DIR cpu add 1`, ADDS times on one guest, each
+    preceded by a DEL_CPU of an absent APIC ID (answered -ENODEV at once)
+    that measures the round trip without guest work: the wire. The guest
+    prints how long registering and device_online() took (ktime_get(); the
+    guest runs with tsc=reliable so that its clocksource is the TSC, not
+    4 ms jiffies)."""
+    append += " tsc=reliable"
+    if lpj:
+        # lpj is TSC cycles per jiffy: the TSC's frequency, which the guest
+        # cannot always measure against the PIT on a loaded host.
+        append += " tsc_early_khz=%d" % (lpj * kernel_hz(kernel) // 1000)
+    g = Guest("upcall", os.path.join(tmp, "breakdown"), kernel, initrd, append)
+    rows = []
+    uds = os.path.join(g.dir, "vsock.sock")
+    try:
+        g.start()
+        for _ in range(adds):
+            out = subprocess.run([CTL, "-vv", "--uds", uds, "cpu", "del", "--apic-id", "254"],
+                                 capture_output=True, text=True, timeout=STEP_TIMEOUT)
+            w = host_marks(out.stderr, "DEL_CPU")
+            if out.returncode != 1 or "send" not in w or "reply" not in w:
+                raise BenchError("DEL_CPU of an absent APIC ID: exit %d: %s"
+                                 % (out.returncode, out.stderr))
+            _, t0, t1, err = g.ctl("cpu", "add", "1", verbose=True)
+            h = host_marks(err, "ADD_CPU")
+            need = ("qmp", "slots", "greet", "vcpu", "send", "reply")
+            if any(k not in h for k in need):
+                raise BenchError("upcall-ctl -vv did not print every step: %s" % err)
+            m = HOTADD_RE.findall(g.console())
+            if not m:
+                raise BenchError("the guest logged no hot-added line with durations")
+            reg_ms, online_ms = int(m[-1][2]) / 1000.0, int(m[-1][3]) / 1000.0
+            rtt, wire = h["reply"] - h["send"], w["reply"] - w["send"]
+            rows.append({
+                "start": h["qmp"] - t0, "query": h["slots"] - h["qmp"],
+                "connect": h["greet"] - h["slots"], "device_add": h["vcpu"] - h["greet"],
+                "wire": wire, "registered": reg_ms, "bringup": online_ms,
+                "guest_rest": rtt - wire - reg_ms - online_ms,
+                "exit": t1 - h["reply"], "total": t1 - t0})
+    finally:
+        g.stop()
+    return rows
+
+
+def print_breakdown(rows):
+    def med(k):
+        return statistics.median(r[k] for r in rows)
+    print("\nBreakdown of one upcall vCPU add (`upcall-ctl --run DIR cpu add 1`, "
+          "median of %d adds on one guest, ms)" % len(rows))
+    parts = [
+        ("host: process start, VM lock, QMP connect", "start"),
+        ("host: QMP query-hotpluggable-cpus", "query"),
+        ("host: vsock connect + devmgr greeting", "connect"),
+        ("host+QEMU: QMP device_add (+ qom-get)", "device_add"),
+        ("wire: request out + reply back (1)", "wire"),
+        ("guest: vCPU made present + registered (2)", "registered"),
+        ("guest: kernel bring-up, device_online() (2)", "bringup"),
+        ("guest: rest (request, log line, reply) (3)", "guest_rest"),
+        ("host: reply -> exit", "exit"),
+    ]
+    for name, k in parts:
+        print("  %-46s %7.1f" % (name, med(k)))
+    print("  %-46s %7.1f" % ("total (host command)", med("total")))
+    ours = sum(med(k) for k in ("start", "query", "connect", "wire", "registered",
+                                "guest_rest", "exit"))
+    print("  %-46s %7.1f" % ("ours: all but bring-up and device_add", ours))
+    print("  (1) round trip of a DEL_CPU the guest refuses at once (absent APIC ID)\n"
+          "  (2) the guest's own ktime_get() figures (upcall: devmgr: ... hot-added line)\n"
+          "  (3) ADD_CPU round trip minus (1) and (2)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--lpj", default="auto")
+    ap.add_argument("--append", default="")
+    ap.add_argument("--no-breakdown", action="store_true")
+    ap.add_argument("--breakdown-adds", type=int, default=5)
+    ap.add_argument("--breakdown-only", action="store_true",
+                    help="only the breakdown (needs no ACPI kernel)")
+    ap.add_argument("--upcall-only", action="store_true",
+                    help="no ACPI guest (e.g. to compare two upcall command lines)")
+    a = ap.parse_args()
+    if a.runs < 1 or not 1 <= a.breakdown_adds <= MAXCPUS - 1:
+        ap.error("--runs >= 1, --breakdown-adds 1..%d" % (MAXCPUS - 1))
+    up_k = os.environ.get("BENCH_UPCALL_KERNEL", os.path.join(TOP, "build/guest/bzImage"))
+    ac_k = os.environ.get("BENCH_ACPI_KERNEL", os.path.join(TOP, "build/bench/acpi/bzImage"))
+    base = os.environ.get("BENCH_INITRD", os.path.join(TOP, "build/guest/initramfs.cpio.gz"))
+    onl = os.environ.get("BENCH_ONLINER", os.path.join(TOP, "build/bench/cpu-onliner"))
+    no_acpi = a.breakdown_only or a.upcall_only
+    for f in (up_k, base, onl, CTL) + (() if no_acpi else (ac_k,)):
+        if not os.path.exists(f):
+            sys.exit("hotplug-bench: %s is missing (make bench-hotplug builds it)" % f)
+    tmp = tempfile.mkdtemp(prefix="hotplug-bench.")
+    try:
+        initrd = os.path.join(tmp, "initramfs.cpio.gz")
+        make_initrd(base, onl, initrd)
+        append = ("agent.exec=1 " + a.append).strip()
+        if a.lpj == "auto":
+            lpj, why = learn_lpj(up_k, initrd, append, tmp)
+            how = "lpj=%d on both guests (%s)" % (lpj, why)
+        elif a.lpj == "none":
+            lpj, how = None, "no lpj= (every hot-added CPU calibrates its delay loop)"
+        else:
+            lpj = int(a.lpj)
+            how = "lpj=%d on both (--lpj)" % lpj
+        if lpj:
+            append += " lpj=%d" % lpj
+        if a.breakdown_only:
+            print("calibration: " + how)
+            print_breakdown(breakdown(up_k, initrd, append, tmp, a.breakdown_adds, lpj))
+            return
+        res = {k: {"add1": [], "add4": [], "del1": [], "boot": [], "acpi_add1_qmp": [],
+                   "acpi_add1_guest": []} for k in ("upcall", "acpi")}
+        kinds = {"upcall": up_k, "acpi": ac_k}
+        for i in range(a.runs):
+            order = ("upcall", "acpi") if i % 2 == 0 else ("acpi", "upcall")
+            for kind in order:
+                if kind == "acpi" and a.upcall_only:
+                    continue
+                guest_round(kind, kinds[kind], initrd, append, tmp, i, res[kind])
+            sys.stderr.write("hotplug-bench: run %d/%d done\n" % (i + 1, a.runs))
+        up, ac = res["upcall"], res["acpi"]
+        print("\nvCPU hotplug, upcall vs ACPI (QEMU %s TCG, pc, kernel %s, %d runs each, "
+              "alternating)" % (qemu_version(), up.get("kernel", "?"), a.runs))
+        print("guest command line: console=ttyS0 panic=-1 [hotplug_apic_ids=1-%d] %s"
+              % (MAXCPUS - 1, append))
+        print("calibration: " + how)
+        print("%-24s %26s   %26s   %6s" % ("", "upcall p50/p90/max", "ACPI p50/p90/max",
+                                         "up/ACPI"))
+        row("hot-add 1 vCPU", up["add1"], ac["add1"])
+        row("hot-add 4 vCPUs", up["add4"], ac["add4"])
+        row("hot-remove 1 vCPU", up["del1"], ac["del1"])
+        row("boot to READY", up["boot"], ac["boot"])
+        if not a.upcall_only:
+            su, sa = os.path.getsize(up_k), os.path.getsize(ac_k)
+            print("%-24s %26d   %26d   %6.2f" % ("bzImage (bytes)", su, sa, su / sa))
+            print("ACPI hot-add 1, parts (p50): QMP device_add %.1f ms; in the guest, "
+                  "uevent read -> online written %.1f ms"
+                  % (statistics.median(ac["acpi_add1_qmp"]),
+                     statistics.median(ac["acpi_add1_guest"])))
+        if not a.no_breakdown:
+            print_breakdown(breakdown(up_k, initrd, append, tmp, a.breakdown_adds, lpj))
+    except (BenchError, OSError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
+        sys.exit("hotplug-bench: %s" % e)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
