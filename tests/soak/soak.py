@@ -90,7 +90,12 @@ def ctl(run, *args, uds_only=False):
     where = ["--uds", os.path.join(run, "vsock.sock")] if uds_only else ["--run", run]
     cmd = [CTL] + where + ["--timeout", str(STEP_TIMEOUT_S), "--json"] + list(args)
     t0 = now_ms()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP_TIMEOUT_S * 3)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP_TIMEOUT_S * 3)
+    except subprocess.TimeoutExpired:
+        # Counted as this operation's failure; the soak goes on.
+        return False, now_ms() - t0, {"ok": False, "error": "upcall-ctl still running after %d s" %
+                                      (STEP_TIMEOUT_S * 3)}
     ms = now_ms() - t0
     try:
         reply = json.loads(p.stdout)
@@ -131,7 +136,11 @@ def guest_mem(run):
 
 def slabinfo(run):
     """{cache: active_objs} from /proc/slabinfo, or None without it."""
-    status, out = guest_exec(run, "cat /proc/slabinfo 2>/dev/null || true")
+    try:
+        status, out = guest_exec(run, "cat /proc/slabinfo 2>/dev/null || true")
+    except SoakError as e:
+        print("soak: no slabinfo: %s" % e, file=sys.stderr)
+        return None
     caches = {}
     for line in out.splitlines():
         if line.startswith(("slabinfo", "#")):
@@ -150,6 +159,12 @@ def percentile(values, p):
     return v[k]
 
 
+# A phase stops after this many cycles in a row had a failure: the guest
+# or the daemon is gone or wedged, and every further cycle would only wait
+# for its timeouts. What was measured until then is still reported.
+MAX_FAILED_CYCLES = 5
+
+
 class Phase:
     def __init__(self, name, cycles):
         self.name = name
@@ -161,20 +176,38 @@ class Phase:
         self.mem_first = []
         self.mem_last = []
         self.extra = {}
+        self.nfail = 0          # failures recorded so far
+        self.failed_in_row = 0  # cycles in a row with a failure
 
     def record(self, op, ok, ms, detail=None):
         self.lat.setdefault(op, []).append(ms)
         self.failures.setdefault(op, 0)
         if not ok:
             self.failures[op] += 1
+            self.nfail += 1
             if len(self.messages) < 10:
                 self.messages.append("%s: %s" % (op, detail))
 
+    def cycle_done(self, i, failures_before):
+        """After cycle i: False (and a recorded failure) when the phase
+        must stop, MAX_FAILED_CYCLES cycles in a row having failed."""
+        self.failed_in_row = self.failed_in_row + 1 if self.nfail > failures_before else 0
+        if self.failed_in_row < MAX_FAILED_CYCLES:
+            return True
+        self.record("phase aborted", False, 0,
+                    "%d cycles in a row failed; stopped after cycle %d of %d" %
+                    (MAX_FAILED_CYCLES, i + 1, self.cycles))
+        return False
+
     def sample(self, run, i):
-        if i < self.window:
-            self.mem_first.append(guest_mem(run))
-        elif i >= self.cycles - self.window:
-            self.mem_last.append(guest_mem(run))
+        if self.window <= i < self.cycles - self.window:
+            return
+        try:
+            m = guest_mem(run)
+        except SoakError as e:
+            self.record("guest meminfo", False, 0, e)
+            return
+        (self.mem_first if i < self.window else self.mem_last).append(m)
 
     def report(self):
         def mean(rows, key):
@@ -243,6 +276,7 @@ def cpu_phases(args, out):
             pid = vsockd_pid(run)
             ph.extra["vsockd_before"] = proc_figures(pid)
             for i in range(args.cycles):
+                nfail = ph.nfail
                 ok, ms, r = ctl(run, "cpu", "add", str(k))
                 ph.record("cpu add %d" % k, ok, ms, r)
                 ok, ms, r = ctl(run, "cpu", "del", str(k))
@@ -251,8 +285,13 @@ def cpu_phases(args, out):
                 ph.sample(run, i)
                 if i % 100 == 99:
                     print("soak: %s cycle %d" % (ph.name, i + 1), flush=True)
+                if not ph.cycle_done(i, nfail):
+                    break
             ph.extra["vsockd_after"] = proc_figures(pid)
-            online = guest_mem(run)["online"]
+            try:
+                online = guest_mem(run)["online"]
+            except SoakError as e:
+                online = "unknown (%s)" % e
             if online != "0":
                 ph.record("final state", False, 0, "online CPUs %s, want 0" % online)
             results.append(ph)
@@ -289,7 +328,10 @@ def mmio_cycle(ph, run, i, sha):
     ok, ms, r = ctl(run, "mmio", "add", "--device", "d1")
     ph.record("mmio add", ok, ms, r)
     t0 = now_ms()
-    status, outp = guest_exec(run, READ_CMD)
+    try:
+        status, outp = guest_exec(run, READ_CMD)
+    except SoakError as e:
+        status, outp = None, str(e)
     got = outp.split()[0] if outp.split() else ""
     ph.record("mmio read 1 MiB", status == 0 and got == sha, now_ms() - t0,
               "status %s: %s" % (status, outp.strip()[:200]))
@@ -323,10 +365,13 @@ def mmio_phase(args, out, with_cpu):
             cpu_thread.start()
         try:
             for i in range(args.cycles):
+                nfail = ph.nfail
                 mmio_cycle(ph, run, i, sha)
                 ph.sample(run, i)
                 if i % 100 == 99:
                     print("soak: %s cycle %d" % (name, i + 1), flush=True)
+                if not ph.cycle_done(i, nfail):
+                    break
         finally:
             stop.set()
             if cpu_thread:
@@ -348,9 +393,12 @@ def print_report(rep):
         print("  %-32s %6d %6d %9.1f %9.1f %9.1f" %
               (op, l["n"], rep["failures"].get(op, 0), l["p50"], l["p99"], l["max"]))
     for key, m in rep["memory"].items():
-        if m["first_kb"] is not None:
+        if m["drift_kb"] is not None:
             print("  guest %-10s first %9.0f kB  last %9.0f kB  drift %+8.0f kB" %
                   (key, m["first_kb"], m["last_kb"], m["drift_kb"]))
+        elif m["first_kb"] is not None:
+            print("  guest %-10s first %9.0f kB  last: not sampled (phase stopped early)" %
+                  (key, m["first_kb"]))
     if "slabinfo_growth" in rep:
         print("  slabinfo active objects, largest changes: %s" %
               (", ".join("%s %+d" % kv for kv in rep["slabinfo_growth"].items()) or "none"))
