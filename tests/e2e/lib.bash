@@ -126,9 +126,13 @@ e2e_kmemleak_check() {
 }
 
 # The guest side of e2e_kmemleak_check: mount debugfs if needed, scan
-# twice, print the report (empty when there is no leak).
+# twice, print the report (empty when there is no leak). kmemleak reports
+# only objects older than 5 s when a scan starts (MSECS_MIN_AGE) whose
+# contents did not change since the scan before; two scans back to back
+# would miss what the test's last request leaked, so the second one runs
+# 5 s after the first.
 # shellcheck disable=SC2016 # expanded by the guest shell
-E2E_KMEMLEAK_SCAN='k=/sys/kernel/debug/kmemleak; [ -e $k ] || mount -t debugfs debugfs /sys/kernel/debug || exit 2; [ -e $k ] || { echo "no $k: not a kmemleak kernel"; exit 3; }; echo scan >$k && echo scan >$k && cat $k'
+E2E_KMEMLEAK_SCAN='k=/sys/kernel/debug/kmemleak; [ -e $k ] || mount -t debugfs debugfs /sys/kernel/debug || exit 2; [ -e $k ] || { echo "no $k: not a kmemleak kernel"; exit 3; }; echo scan >$k && sleep 5 && echo scan >$k && cat $k'
 
 # e2e_mark [RUN]: later e2e_wait_console calls only look at console lines
 # printed after this point.
