@@ -114,7 +114,7 @@ else:
 	expect "${r[0]}" -71 0   # wrong magic: -EPROTO, apic_index set
 	expect "${r[1]}" -95     # unknown type: -EOPNOTSUPP
 	expect "${r[2]}" -95     # CONNECT from the client
-	expect "${r[3]}" -95     # ADD_MEM (reserved)
+	expect "${r[3]}" -22     # ADD_MEM with msg_size 0, not 16: -EINVAL (docs/protocol.md)
 	expect "${r[4]}" -22 0   # msg_flags set
 	expect "${r[5]}" -22 0   # CPU msg_size not 258
 	expect "${r[6]}" -22 0   # count 0
