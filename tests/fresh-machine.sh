@@ -58,6 +58,39 @@ bail() {	# a step others depend on failed: report it and stop
 START=$SECONDS TIMES=
 timed() { TIMES+="${TIMES:+, }$1 $2 s"; }
 WORK='' ROOT='' MOUNTS=()
+
+mounted_below() {	# mount points under $WORK, deepest first
+	awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+cleanup() {
+	local pid m i t0=$SECONDS
+	if [[ -z $WORK ]]; then
+		note "fresh-machine: wall time $((SECONDS - START)) s"
+		return
+	fi
+	# Processes still running in the root (a demo's QEMU after a failure):
+	# all were started by this run.
+	for pid in /proc/[0-9]*; do
+		[[ $(readlink "$pid/root" 2>/dev/null) == "$ROOT" ]] && kill -9 "${pid#/proc/}" 2>/dev/null
+	done
+	sleep 0.2
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
+	done
+	for m in $(mounted_below); do
+		umount -l "$m"
+	done
+	if [[ -n $(mounted_below) ]]; then
+		echo "# fresh-machine: still mounted below $WORK, not deleting it:" >&2
+		mounted_below >&2
+		return
+	fi
+	rm -rf --one-file-system "$WORK"
+	timed cleanup $((SECONDS - t0))
+	note "fresh-machine: wall time $((SECONDS - START)) s ($TIMES)"
+}
+
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
@@ -89,6 +122,9 @@ make_pristine() {
 	local tmp
 	tmp=$(mktemp -d "$ROOTS/.debootstrap.XXXXXX")
 	note "debootstrap --variant=minbase $SUITE from $MIRROR (once a day)"
+	# debootstrap refuses a --cache-dir that does not exist yet (a fresh
+	# machine's cache is empty).
+	mkdir -p "$ROOTS/debootstrap-debs"
 	if ! debootstrap --variant=minbase --cache-dir="$ROOTS/debootstrap-debs" \
 		"$SUITE" "$tmp/root" "$MIRROR" >"$tmp/log" 2>&1; then
 		sed 's/^/# /' "$tmp/log" | tail -30
@@ -126,38 +162,6 @@ timed root $((SECONDS - t0))
 # --- a private copy, its mounts, and their removal on every exit -----------
 WORK=$(mktemp -d "$ROOTS/run.XXXXXX")
 ROOT=$WORK/root
-
-mounted_below() {	# mount points under $WORK, deepest first
-	awk -v w="$WORK/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r
-}
-
-cleanup() {
-	local pid m i t0=$SECONDS
-	if [[ -z $WORK ]]; then
-		note "fresh-machine: wall time $((SECONDS - START)) s"
-		return
-	fi
-	# Processes still running in the root (a demo's QEMU after a failure):
-	# all were started by this run.
-	for pid in /proc/[0-9]*; do
-		[[ $(readlink "$pid/root" 2>/dev/null) == "$ROOT" ]] && kill -9 "${pid#/proc/}" 2>/dev/null
-	done
-	sleep 0.2
-	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-		umount "${MOUNTS[i]}" 2>/dev/null || umount -l "${MOUNTS[i]}"
-	done
-	for m in $(mounted_below); do
-		umount -l "$m"
-	done
-	if [[ -n $(mounted_below) ]]; then
-		echo "# fresh-machine: still mounted below $WORK, not deleting it:" >&2
-		mounted_below >&2
-		return
-	fi
-	rm -rf --one-file-system "$WORK"
-	timed cleanup $((SECONDS - t0))
-	note "fresh-machine: wall time $((SECONDS - START)) s ($TIMES)"
-}
 
 mnt() {	# mnt TARGET MOUNT-ARGS...
 	local target=$1
