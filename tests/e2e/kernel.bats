@@ -150,7 +150,8 @@ else:
 	[[ $(field "$out" closed) == True ]]
 	e2e_note "no selector: closed after $(field "$out" after_s) s (limit 10 s)"
 	python3 -c 'import sys; sys.exit(not 9 <= float(sys.argv[1]) <= 20)' "$(field "$out" after_s)"
-	# Unknown service: closed at once.
+	# Unknown service: closed at once. (A kernel without the device manager
+	# treats 'd' the same way: no service registered under the byte.)
 	out=$(dm select:3f wait-close:5)
 	[[ $(field "$out" closed) == True ]]
 	# Idle after the greeting: closed after idle_timeout (3 s).
@@ -230,17 +231,6 @@ else:
 	[[ $(field "$out" greeting) == "[1145897216, 0, 0, 0]" ]]
 	run python3 "$DM" --uds "$E2E_DIR/vsock.sock" --timeout 20 greeting
 	[[ $output == *error* ]]
-}
-
-@test "server-only kernel: listens, but no device manager service" {
-	local k=$E2E_TOP/build/devmgr/bzImage-server-only
-	[[ -r $k ]] || skip "no $k (make check-kernel-configs builds it)"
-	e2e_start --kernel "$k" --machine microvm
-	e2e_console | grep -q 'upcall: listening on vsock port 219'
-	[[ $(e2e_console | grep -c 'upcall: devmgr') == 0 ]]
-	out=$(dm select:64 wait-close:5)
-	[[ $(field "$out" closed) == True ]]
-	e2e_assert_console_clean
 }
 
 @test "pc: ADD_CPU brings QEMU's hot-added vCPUs online, DEL_CPU takes them away" {
@@ -356,8 +346,10 @@ else:
 	size=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["size"])' "$E2E_DIR/devices.json")
 	irq=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["irq"])' "$E2E_DIR/devices.json")
 	expect "$(dm "mmio-add:$base:$size:$irq")" 0
-	# Keep the disk open and busy while it is removed.
-	guest 'sh -c "while :; do dd if=/dev/vda of=/dev/null bs=4k 2>/dev/null; done" </dev/null >/dev/null 2>&1 &'
+	# Keep the disk open and busy while it is removed. The reader stops
+	# once a read fails (the disk is gone): a loop that went on would fork
+	# a failing dd forever and starve the guest for the rest of the test.
+	guest 'sh -c "while dd if=/dev/vda of=/dev/null bs=4k 2>/dev/null; do :; done" </dev/null >/dev/null 2>&1 &'
 	guest 'sleep 3 </dev/vda >/dev/null 2>&1 &'
 	expect "$(dm "mmio-del:$base:$size:$irq")" 0
 	[[ $(guest 'test -e /dev/vda && echo present || echo absent') == absent ]]
