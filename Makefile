@@ -50,6 +50,11 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
 # Lists the component fragments append to.
 ALL_TARGETS :=
 CHECK_SUITES :=
+# Suites `make check` runs after all the others, and the slow targets only
+# they need, which it builds in the background meanwhile (e.g. a second
+# kernel line): the test suites leave one of two cores mostly idle.
+CHECK_LATE_SUITES :=
+CHECK_PREFETCH :=
 FUZZ_TARGETS :=
 BENCH_TARGETS :=
 INSTALL_TARGETS :=
@@ -90,9 +95,24 @@ all: $(ALL_TARGETS)
 # counts in build/test-results/<suite>.counts and its wall time (its own
 # prerequisites, e.g. a kernel build, included) in <suite>.seconds; the
 # summary adds them up.
-check: all
+#
+# CHECK_PREFETCH targets are built by a background make at the lowest
+# priority (its own process group, stopped if check is interrupted) while
+# the other suites run; a late suite that needs one makes it as usual and,
+# through tools/kernel-build.sh's lock, waits for that build instead of
+# starting another. Its log: build/test-results/prefetch.log.
+CHECK_ORDER = $(filter-out $(CHECK_LATE_SUITES),$(CHECK_SUITES)) \
+	$(filter $(CHECK_LATE_SUITES),$(CHECK_SUITES))
+check: $(filter-out $(CHECK_PREFETCH),$(ALL_TARGETS))
 	$(Q)rm -rf $(BUILD)/test-results && mkdir -p $(BUILD)/test-results
-	$(Q)for s in $(CHECK_SUITES); do \
+	$(Q)pf=; \
+	if [ -n "$(strip $(CHECK_PREFETCH))" ]; then \
+		echo "check: building $(strip $(CHECK_PREFETCH)) in the background (log: $(BUILD)/test-results/prefetch.log)"; \
+		setsid nice -n 9 $(MAKE) --no-print-directory $(CHECK_PREFETCH) \
+			>$(BUILD)/test-results/prefetch.log 2>&1 </dev/null & pf=$$!; \
+	fi; \
+	trap '[ -z "$$pf" ] || kill -TERM -- -$$pf 2>/dev/null; exit 130' INT TERM; \
+	for s in $(CHECK_ORDER); do \
 		printf '\n=== suite %s ===\n' "$$s"; \
 		t0=$$(date +%s); \
 		if ! $(MAKE) --no-print-directory check-$$s && \
@@ -101,7 +121,10 @@ check: all
 		fi; \
 		echo $$(($$(date +%s) - t0)) > $(BUILD)/test-results/$$s.seconds; \
 	done; \
-	tools/check-summary.sh $(BUILD)/test-results $(CHECK_SUITES)
+	if [ -n "$$pf" ] && ! wait $$pf; then \
+		echo "check: the background build failed:"; tail -20 $(BUILD)/test-results/prefetch.log; \
+	fi; \
+	tools/check-summary.sh $(BUILD)/test-results $(CHECK_ORDER)
 
 fuzz: $(FUZZ_TARGETS)
 

@@ -16,6 +16,9 @@ KERNEL_TARBALL=/usr/src/$KERNEL_PKG.tar.xz
 # entries are not reused.
 SCRIPT_VERSION=1
 JOBS=2
+# How long to wait for another build of the same entry: a cold debug
+# kernel on a loaded 2-core machine took 66 min.
+KERNEL_BUILD_LOCK_WAIT_S=${KERNEL_BUILD_LOCK_WAIT_S:-7200}
 
 # KERNEL_PATCH_DIR: another patches folder (series + *.patch), for tests.
 PATCH_DIR=${KERNEL_PATCH_DIR:-$TOP/kernel-patches}
@@ -62,7 +65,8 @@ Prints the path of the bzImage (or headers) and one line saying whether
 the cache was hit. Concurrent builds of one key wait for each other.
 
 Environment: XDG_CACHE_HOME moves the cache; KERNEL_PATCH_DIR reads series
-and patches from another folder (tests).
+and patches from another folder (tests); KERNEL_BUILD_LOCK_WAIT_S bounds
+the wait for a concurrent build of the same entry (default 7200).
 EOF
 }
 
@@ -134,8 +138,9 @@ lock_entry() {
 	mkdir -p "$CACHE_ROOT"
 	exec 9>"$CACHE_ROOT/.lock-$name"
 	if ! flock -n 9; then
-		log "another build of $name is running; waiting for it"
-		flock 9
+		log "another build of $name is running; waiting for it (at most ${KERNEL_BUILD_LOCK_WAIT_S} s)"
+		flock -w "$KERNEL_BUILD_LOCK_WAIT_S" 9 ||
+			die "another build of $name held the lock for ${KERNEL_BUILD_LOCK_WAIT_S} s; is it stuck? (lock: $CACHE_ROOT/.lock-$name)"
 	fi
 }
 
