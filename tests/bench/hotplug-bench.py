@@ -203,8 +203,13 @@ class Guest:
                 k, _, v = line.strip().partition("=")
                 facts[k] = v.strip("'\"")
         self.boot_ms = float(facts["BOOT_TO_READY_MS"])
-        m = re.search(r'UPCALL READY (\{.*\})', self.console())
+        con = self.console()
+        m = re.search(r'UPCALL READY (\{.*\})', con)
         self.kernel_version = json.loads(m.group(1)).get("kernel") if m else "?"
+        # The clock behind ktime_get() and CLOCK_MONOTONIC in the guest
+        # (the last switch before READY): it differs between the guests.
+        cs = re.findall(r"clocksource: Switched to clocksource (\S+)", con)
+        self.clocksource = cs[-1] if cs else "?"
 
     def console(self):
         with open(os.path.join(self.dir, "console.log"), errors="replace") as f:
@@ -323,6 +328,11 @@ def run_upcall(g, res):
     g.start()
     res["boot"].append(g.boot_ms)
     res["add1"].append(g.ctl("cpu", "add", "1")[0])
+    m = HOTADD_RE.findall(g.console())
+    if len(m) != 1:
+        raise BenchError("upcall guest logged %d hot-added lines after one add" % len(m))
+    res["up_add1_reg"].append(int(m[0][2]) / 1000.0)
+    res["up_add1_online"].append(int(m[0][3]) / 1000.0)
     res["add4"].append(g.ctl("cpu", "add", "4")[0])
     # QEMU pc cannot unplug a vCPU without ACPI: the guest's release is the
     # end (--unplug-wait 0: do not wait for a DEVICE_DELETED that never comes).
@@ -355,6 +365,7 @@ def guest_round(kind, kernel, initrd, append, tmp, i, res):
             raise BenchError("%s guest ends with CPUs %s online, expected 0-%d"
                              % (kind, online, MAXCPUS - 2))
         res["kernel"] = g.kernel_version
+        res["clocksource"].add(g.clocksource)
     finally:
         g.stop()
     shutil.rmtree(g.dir, ignore_errors=True)
@@ -529,7 +540,9 @@ def main():
             print_breakdown(breakdown(up_k, initrd, append, tmp, a.breakdown_adds, lpj))
             return
         res = {k: {"add1": [], "add4": [], "del1": [], "boot": [], "acpi_add1_qmp": [],
-                   "acpi_add1_guest": []} for k in ("upcall", "acpi")}
+                   "acpi_add1_guest": [], "up_add1_reg": [], "up_add1_online": [],
+                   "clocksource": set()}
+               for k in ("upcall", "acpi")}
         kinds = {"upcall": up_k, "acpi": ac_k}
         for i in range(a.runs):
             order = ("upcall", "acpi") if i % 2 == 0 else ("acpi", "upcall")
@@ -544,12 +557,18 @@ def main():
         print("guest command line: console=ttyS0 panic=-1 [hotplug_apic_ids=1-%d] %s"
               % (MAXCPUS - 1, append))
         print("calibration: " + how)
+        print("guest clocksource after boot: upcall %s, ACPI %s"
+              % ("/".join(sorted(up["clocksource"])) or "-",
+                 "/".join(sorted(ac["clocksource"])) or "-"))
         print("%-24s %26s   %26s   %6s" % ("", "upcall p50/p90/max", "ACPI p50/p90/max",
                                          "up/ACPI"))
         row("hot-add 1 vCPU", up["add1"], ac["add1"])
         row("hot-add 4 vCPUs", up["add4"], ac["add4"])
         row("hot-remove 1 vCPU", up["del1"], ac["del1"])
         row("boot to READY", up["boot"], ac["boot"])
+        print("upcall hot-add 1, parts (p50, the guest's ktime_get()): present + "
+              "registered %.1f ms, device_online() %.1f ms"
+              % (statistics.median(up["up_add1_reg"]), statistics.median(up["up_add1_online"])))
         if not a.upcall_only:
             su, sa = os.path.getsize(up_k), os.path.getsize(ac_k)
             print("%-24s %26d   %26d   %6.2f" % ("bzImage (bytes)", su, sa, su / sa))
