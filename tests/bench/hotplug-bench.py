@@ -40,6 +40,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -371,18 +372,33 @@ def guest_round(kind, kernel, initrd, append, tmp, i, res):
     shutil.rmtree(g.dir, ignore_errors=True)
 
 
-# What the guests' boot CPU computes from the TSC on the project's hosts
-# (docs/launcher.md); used when a boot here cannot compute it.
-DEFAULT_LPJ = 10384520
+def host_tsc_khz():
+    """The host's TSC frequency in kHz, or None. Under TCG the guest's RDTSC
+    reads the host's TSC (QEMU's cpu_get_host_ticks()), so this is also the
+    guest's TSC frequency. /proc/cpuinfo's "cpu MHz" is the TSC frequency
+    only when the TSC is constant (and the host does not scale it), which
+    the constant_tsc flag says."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return None
+    flags = re.search(r"^flags\s*:(.*)$", info, re.M)
+    mhz = re.search(r"^cpu MHz\s*:\s*([0-9.]+)$", info, re.M)
+    if not flags or not mhz or "constant_tsc" not in flags.group(1).split():
+        return None
+    return round(float(mhz.group(1)) * 1000)
 
 
 def learn_lpj(kernel, initrd, append, tmp):
     """The boot CPU's lpj= when it is derived from the TSC frequency
     ("Calibrating delay loop (skipped), value calculated using timer
-    frequency"). Under heavy load the TSC calibration against the PIT can
-    fail and the delay-loop result is then meaningless: up to 3 boots,
-    then DEFAULT_LPJ. Returns (lpj, how)."""
-    for attempt in range(3):
+    frequency"). Under heavy load the guest cannot calibrate its TSC (the
+    PIT calibration fails and the upcall kernel has no HPET or ACPI PM
+    timer to fall back on: "Marking TSC unstable due to could not calculate
+    TSC khz"): then the host's TSC frequency / HZ, which is the same value.
+    Up to 2 boots. Returns (lpj, how)."""
+    for attempt in range(2):
         g = Guest("upcall", os.path.join(tmp, "lpj%d" % attempt), kernel, initrd, append)
         try:
             g.start()
@@ -392,7 +408,13 @@ def learn_lpj(kernel, initrd, append, tmp):
         if m:
             return int(m.group(1)), "computed from the TSC by the upcall kernel's boot CPU " \
                 "at an uncounted boot"
-    return DEFAULT_LPJ, "the project's usual value: 3 boots here could not calibrate the TSC"
+    khz = host_tsc_khz()
+    if khz is None:
+        raise BenchError("the guest could not calibrate its TSC and the host's TSC "
+                         "frequency is unknown (no constant_tsc): give --lpj N")
+    hz = kernel_hz(kernel)
+    return khz * 1000 // hz, ("the host's TSC, %d kHz, / HZ=%d: 2 boots here could not "
+                              "calibrate the guest's TSC" % (khz, hz))
 
 
 # --- breakdown of one upcall vCPU add -----------------------------------------
@@ -498,7 +520,13 @@ def print_breakdown(rows):
           "  (3) ADD_CPU round trip minus (1) and (2)")
 
 
+def on_sigterm(signum, frame):
+    # SystemExit unwinds through the finally blocks, which stop the guests.
+    sys.exit("hotplug-bench: terminated (signal %d), guests stopped" % signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_sigterm)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--lpj", default="auto")
