@@ -20,8 +20,9 @@ Each run boots each guest once (alternating which goes first) and measures,
 on the host's CLOCK_MONOTONIC: boot to the agent's READY line (the
 launcher's BOOT_TO_READY_MS), hot-add of 1 vCPU, hot-add of 4 more,
 hot-remove of 1. Both kernels get the same lpj= (by default the value the
-upcall kernel's boot CPU computes at a first, uncounted boot), so no
-hot-added CPU calibrates its delay loop. Then one more upcall guest gives
+upcall kernel's boot CPU computes at a first, uncounted boot, or, when it
+cannot calibrate its TSC, the host's TSC frequency / HZ), so no hot-added
+CPU calibrates its delay loop. SIGTERM stops the guests and the run. Then one more upcall guest gives
 the breakdown of single vCPU adds: the host client's steps (upcall-ctl -vv
 times), the wire (a request the guest refuses at once), and the guest's
 part from its own log line (time to register the CPU, time in
@@ -597,6 +598,10 @@ def main():
         print("upcall hot-add 1, parts (p50, the guest's ktime_get()): present + "
               "registered %.1f ms, device_online() %.1f ms"
               % (statistics.median(up["up_add1_reg"]), statistics.median(up["up_add1_online"])))
+        if up["clocksource"] & {"jiffies", "refined-jiffies"}:
+            print("  (refined-jiffies: the guest's own figures are in 4 ms steps; --append "
+                  "'tsc=reliable tsc_early_khz=KHZ' gives the guest the TSC, as the "
+                  "breakdown does)")
         if not a.upcall_only:
             su, sa = os.path.getsize(up_k), os.path.getsize(ac_k)
             print("%-24s %26d   %26d   %6.2f" % ("bzImage (bytes)", su, sa, su / sa))
