@@ -1,7 +1,7 @@
 # tests/bench-hotplug.mk: `make bench-hotplug` (part of `make bench`),
 # vCPU hotplug through upcall against ACPI on the same kernel source, and
 # the breakdown of one upcall vCPU add (tests/bench/hotplug-bench.py,
-# docs/benchmarks.md). Targets and variables start with bench-hotplug /
+# docs/hotplug-bench.md). Targets and variables start with bench-hotplug /
 # BENCH_HOTPLUG_.
 #
 #   make bench-hotplug                              10 runs each, breakdown
