@@ -191,11 +191,19 @@ class Guest:
     def start(self):
         env = dict(os.environ)
         env.pop("VM_APPEND", None)  # both guests get exactly self.append
-        out = subprocess.run(
-            [VM, "start", "--dir", self.dir, "--machine", "pc", "--cpus", "1",
-             "--maxcpus", str(MAXCPUS), "--kernel", self.kernel, "--initrd",
-             self.initrd, "--append", self.append, "--timeout", "180"],
-            env=env, capture_output=True, text=True, timeout=240)
+        # A SIGTERM waits until `tools/vm start` is done: killed half-way,
+        # it can leave a daemon that its pid files do not name yet, which
+        # `tools/vm stop` then cannot find. The child gets SIGTERM back.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            out = subprocess.run(
+                [VM, "start", "--dir", self.dir, "--machine", "pc", "--cpus", "1",
+                 "--maxcpus", str(MAXCPUS), "--kernel", self.kernel, "--initrd",
+                 self.initrd, "--append", self.append, "--timeout", "180"],
+                env=env, capture_output=True, text=True, timeout=240,
+                preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, mask))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if out.returncode:
             raise BenchError("%s guest did not start: %s%s" % (
                 self.kind, out.stdout, out.stderr))
