@@ -15,7 +15,6 @@
 
 #include "ctl.h"
 #include "interrupt.h"
-#include "lock.h"
 #include "mem.h"
 
 /* How long mem del waits for QEMU's DEVICE_DELETED by default (capped by
@@ -386,43 +385,48 @@ static int with_qemu(struct ctl *c, struct mem_args *a)
 	return rc;
 }
 
+static int mem_parse(struct ctl *c, int argc, char **argv, bool add, void *args)
+{
+	struct mem_args *a = args;
+
+	a->add = add;
+	return parse_args(c, argc, argv, a);
+}
+
+static int mem_check(struct ctl *c, void *args)
+{
+	struct mem_args *a = args;
+
+	if (!c->qmp && a->device)
+		return ctl_usage_error(c, mem_usage, "--device needs --qmp (or --run)");
+	if (!c->qmp && !a->have_base)
+		return ctl_usage_error(c, mem_usage, "mem %s needs --base (and the size) without --qmp",
+				       a->add ? "add" : "del");
+	if (c->qmp && a->add && a->have_base)
+		return ctl_usage_error(c, mem_usage, "with --qmp, QEMU picks the address: no --base");
+	return CTL_OK;
+}
+
+/* QEMU's DIMMs and the guest's answer, under the VM's lock (lock.h) */
+static int mem_run(struct ctl *c, void *args)
+{
+	return c->qmp ? with_qemu(c, args) : guest_only(c, args);
+}
+
 int mem_main(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_status st = { 0 };
 	struct mem_args a = { 0 };
-	struct ctl_lock lk;
-	int rc;
+	const struct ctl_action act = {
+		.name = "mem",
+		.usage = mem_usage,
+		.args = &a,
+		.unplug_wait_ms = &a.unplug_wait_ms,
+		.default_unplug_wait_ms = MEM_UNPLUG_WAIT_MS,
+		.command_json = true,
+		.parse = mem_parse,
+		.check = mem_check,
+		.run = mem_run,
+	};
 
-	if (argc < 2)
-		return ctl_usage_error(c, mem_usage, "mem: missing action (add or del)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help"))
-		return ctl_help(c, mem_usage);
-	if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
-		return ctl_usage_error(c, mem_usage, "mem: unknown action '%s'", argv[1]);
-	a.add = !strcmp(argv[1], "add");
-	rc = parse_args(c, argc - 1, argv + 1, &a);
-	if (rc < 0)
-		return ctl_help(c, mem_usage);
-	if (rc)
-		return rc;
-	if (a.unplug_wait_ms < 0)
-		a.unplug_wait_ms = c->timeout_ms < MEM_UNPLUG_WAIT_MS ? c->timeout_ms :
-				   MEM_UNPLUG_WAIT_MS;
-	json_object_object_add(c->result, "command",
-			       json_object_new_string(a.add ? "mem add" : "mem del"));
-	if (!c->qmp && a.device)
-		return ctl_usage_error(c, mem_usage, "--device needs --qmp (or --run)");
-	if (!c->qmp && !a.have_base)
-		return ctl_usage_error(c, mem_usage, "mem %s needs --base (and the size) without --qmp",
-				       a.add ? "add" : "del");
-	if (c->qmp && a.add && a.have_base)
-		return ctl_usage_error(c, mem_usage, "with --qmp, QEMU picks the address: no --base");
-
-	/* QEMU's DIMMs and the guest's answer under the VM's lock (lock.h) */
-	if (ctl_lock_vm(c, &lk, &st))
-		return ctl_report(c, &st, NULL);
-	rc = c->qmp ? with_qemu(c, &a) : guest_only(c, &a);
-	ctl_unlock_vm(&lk);
-	return rc;
+	return ctl_action(c, argc, argv, &act);
 }

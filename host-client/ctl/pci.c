@@ -14,7 +14,6 @@
 
 #include "ctl.h"
 #include "interrupt.h"
-#include "lock.h"
 #include "pci.h"
 
 /* How long pci del waits for QEMU's DEVICE_DELETED by default (capped by
@@ -466,41 +465,46 @@ static int with_qemu(struct ctl *c, struct pci_args *a)
 	return rc;
 }
 
+static int pci_parse(struct ctl *c, int argc, char **argv, bool add, void *args)
+{
+	struct pci_args *a = args;
+
+	a->add = add;
+	return parse_args(c, argc, argv, a);
+}
+
+static int pci_check(struct ctl *c, void *args)
+{
+	struct pci_args *a = args;
+
+	if (!c->qmp && (a->disk || a->device))
+		return ctl_usage_error(c, pci_usage, "--disk and --device need --qmp (or --run)");
+	if (!c->qmp && !a->have_slot)
+		return ctl_usage_error(c, pci_usage, "pci %s needs --slot or --bus/--devfn",
+				       a->add ? "add" : "del");
+	return CTL_OK;
+}
+
+/* QEMU's slots and the guest's answer, under the VM's lock (lock.h) */
+static int pci_run(struct ctl *c, void *args)
+{
+	return c->qmp ? with_qemu(c, args) : guest_only(c, args);
+}
+
 int pci_main(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_status st = { 0 };
 	struct pci_args a = { 0 };
-	struct ctl_lock lk;
-	int rc;
+	const struct ctl_action act = {
+		.name = "pci",
+		.usage = pci_usage,
+		.args = &a,
+		.unplug_wait_ms = &a.unplug_wait_ms,
+		.default_unplug_wait_ms = PCI_UNPLUG_WAIT_MS,
+		.command_json = true,
+		.parse = pci_parse,
+		.check = pci_check,
+		.run = pci_run,
+	};
 
-	if (argc < 2)
-		return ctl_usage_error(c, pci_usage, "pci: missing action (add or del)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help"))
-		return ctl_help(c, pci_usage);
-	if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
-		return ctl_usage_error(c, pci_usage, "pci: unknown action '%s'", argv[1]);
-	a.add = !strcmp(argv[1], "add");
-	rc = parse_args(c, argc - 1, argv + 1, &a);
-	if (rc < 0)
-		return ctl_help(c, pci_usage);
-	if (rc)
-		return rc;
-	if (a.unplug_wait_ms < 0)
-		a.unplug_wait_ms = c->timeout_ms < PCI_UNPLUG_WAIT_MS ? c->timeout_ms :
-				   PCI_UNPLUG_WAIT_MS;
-	json_object_object_add(c->result, "command",
-			       json_object_new_string(a.add ? "pci add" : "pci del"));
-	if (!c->qmp && (a.disk || a.device))
-		return ctl_usage_error(c, pci_usage, "--disk and --device need --qmp (or --run)");
-	if (!c->qmp && !a.have_slot)
-		return ctl_usage_error(c, pci_usage, "pci %s needs --slot or --bus/--devfn",
-				       a.add ? "add" : "del");
-
-	/* QEMU's slots and the guest's answer under the VM's lock (lock.h) */
-	if (ctl_lock_vm(c, &lk, &st))
-		return ctl_report(c, &st, NULL);
-	rc = c->qmp ? with_qemu(c, &a) : guest_only(c, &a);
-	ctl_unlock_vm(&lk);
-	return rc;
+	return ctl_action(c, argc, argv, &act);
 }
