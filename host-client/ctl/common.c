@@ -237,6 +237,26 @@ void ctl_info(struct ctl *c, const char *fmt, ...)
 	putchar('\n');
 }
 
+void ctl_warn(struct ctl *c, const char *fmt, ...)
+{
+	json_object *w;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!c->json) {
+		fprintf(stderr, "%s: warning: %s\n", c->prog, msg);
+		return;
+	}
+	if (!json_object_object_get_ex(c->result, "warnings", &w)) {
+		w = json_object_new_array();
+		json_object_object_add(c->result, "warnings", w);
+	}
+	json_object_array_add(w, json_object_new_string(msg));
+}
+
 void ctl_debug(struct ctl *c, const char *fmt, ...)
 {
 	struct timespec ts;

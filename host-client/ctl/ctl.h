@@ -76,6 +76,9 @@ int ctl_usage_error(struct ctl *c, const char *usage, const char *fmt, ...)
 int ctl_help(struct ctl *c, const char *usage);
 /* Human-mode message on stdout; nothing with --json. */
 void ctl_info(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
+/* A warning: on stderr in human mode, appended to the "warnings" array of
+ * the JSON document with --json. */
+void ctl_warn(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
 /* With -v: a progress message on stderr. */
 void ctl_debug(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
 

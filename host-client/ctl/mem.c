@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,29 +57,6 @@ struct mem_args {
 	const char *device;
 	int unplug_wait_ms;
 };
-
-static void warn(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
-
-/* stderr in human mode, "warnings" in the JSON */
-static void warn(struct ctl *c, const char *fmt, ...)
-{
-	json_object *w;
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!c->json) {
-		fprintf(stderr, "%s: warning: %s\n", c->prog, msg);
-		return;
-	}
-	if (!json_object_object_get_ex(c->result, "warnings", &w)) {
-		w = json_object_new_array();
-		json_object_object_add(c->result, "warnings", w);
-	}
-	json_object_array_add(w, json_object_new_string(msg));
-}
 
 static int parse_args(struct ctl *c, int argc, char **argv, struct mem_args *a)
 {
@@ -241,12 +217,12 @@ static void qemu_unplug(struct ctl *c, struct mem_args *a, struct qmp *q,
 		ctl_info(c, "QEMU removed %s", id);
 	} else if (err == -ETIMEDOUT) {
 		json_object_object_add(c->result, "qemu", json_object_new_string("left_behind"));
-		warn(c, "QEMU keeps %s%s: it finishes a DIMM unplug only through the guest's ACPI; "
+		ctl_warn(c, "QEMU keeps %s%s: it finishes a DIMM unplug only through the guest's ACPI; "
 		     "its host memory stays allocated until the VM ends, and 'mem add' of the "
 		     "same size reuses it", id, why);
 	} else {
 		json_object_object_add(c->result, "qemu", json_object_new_string("unplug_failed"));
-		warn(c, "device_del %s: %s", id, qmp_last_error(q));
+		ctl_warn(c, "device_del %s: %s", id, qmp_last_error(q));
 	}
 }
 
@@ -351,7 +327,7 @@ static int qemu_del(struct ctl *c, struct mem_args *a, struct qmp *q,
 	ctl_info(c, "guest removed memory 0x%" PRIx64 "+0x%" PRIx64 " (%" PRIu64 " MiB)",
 		 d->addr, d->size, d->size >> 20);
 	if (!d->id[0]) {
-		warn(c, "QEMU's DIMM at 0x%" PRIx64 " has no id: it cannot be asked to unplug it",
+		ctl_warn(c, "QEMU's DIMM at 0x%" PRIx64 " has no id: it cannot be asked to unplug it",
 		     d->addr);
 		return CTL_OK;
 	}

@@ -7,7 +7,6 @@
  * the device after the guest let it go. pci-qemu.c talks to QEMU.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,29 +58,6 @@ struct pci_args {
 	const char *device;
 	int unplug_wait_ms;
 };
-
-static void warn(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
-
-/* stderr in human mode, "warnings" in the JSON */
-static void warn(struct ctl *c, const char *fmt, ...)
-{
-	json_object *w;
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!c->json) {
-		fprintf(stderr, "%s: warning: %s\n", c->prog, msg);
-		return;
-	}
-	if (!json_object_object_get_ex(c->result, "warnings", &w)) {
-		w = json_object_new_array();
-		json_object_object_add(c->result, "warnings", w);
-	}
-	json_object_array_add(w, json_object_new_string(msg));
-}
 
 static void slot_name(char *buf, size_t len, uint8_t bus, uint8_t devfn)
 {
@@ -265,10 +241,10 @@ static void roll_back(struct ctl *c, struct pci_args *a, struct qmp *q,
 	}
 	json_object_object_add(c->result, "left_behind", json_object_new_string(id));
 	if (err == -ETIMEDOUT)
-		warn(c, "QEMU keeps %s in slot %02x of pci.0 (its unplug needs the guest's ACPI); "
+		ctl_warn(c, "QEMU keeps %s in slot %02x of pci.0 (its unplug needs the guest's ACPI); "
 		     "'pci add --disk %s' reuses it", id, slot, a->disk_path);
 	else
-		warn(c, "device_del %s: %s; it stays in QEMU", id, qmp_last_error(q));
+		ctl_warn(c, "device_del %s: %s; it stays in QEMU", id, qmp_last_error(q));
 }
 
 /* The QEMU device and slot pci add|del means, from --device, --disk or
@@ -419,7 +395,7 @@ static int qemu_del(struct ctl *c, struct pci_args *a, struct qmp *q,
 
 	if (!id) {
 		if (slot >= 0 && m->slot[slot].present)
-			warn(c, "QEMU's device in slot %02x has no id: it cannot be asked to unplug it",
+			ctl_warn(c, "QEMU's device in slot %02x has no id: it cannot be asked to unplug it",
 			     slot);
 		return CTL_OK;
 	}
@@ -429,11 +405,11 @@ static int qemu_del(struct ctl *c, struct pci_args *a, struct qmp *q,
 		ctl_info(c, "QEMU removed %s", id);
 	} else if (err == -ETIMEDOUT) {
 		json_object_object_add(c->result, "qemu", json_object_new_string("left_behind"));
-		warn(c, "QEMU keeps %s in slot %02x of pci.0: it finishes an unplug only "
+		ctl_warn(c, "QEMU keeps %s in slot %02x of pci.0: it finishes an unplug only "
 		     "through the guest's ACPI; adding the same device again reuses it", id, slot);
 	} else {
 		json_object_object_add(c->result, "qemu", json_object_new_string("unplug_failed"));
-		warn(c, "device_del %s: %s", id, qmp_last_error(q));
+		ctl_warn(c, "device_del %s: %s", id, qmp_last_error(q));
 	}
 	return CTL_OK;
 }

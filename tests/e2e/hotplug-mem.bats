@@ -9,7 +9,6 @@
 load lib
 load hotplug_lib
 
-DM=$E2E_TOP/tests/kernel/upcall_dm.py
 CLIENT="python3 $E2E_TOP/tests/e2e/vsock_client.py"
 MiB=$((1 << 20))
 BLOCK=$((128 * MiB))
@@ -21,19 +20,6 @@ setup_file() {
 	export STATE=$BATS_FILE_TMPDIR/state
 	: >"$STATE"
 	hp_boot --machine pc --cpus 1 --mem 128M --maxmem 1G --mem-slots 4
-}
-
-dm() {
-	python3 "$DM" --uds "$HP_VM/vsock.sock" --timeout 30 "$@"
-}
-
-# reply JQ_FILTER: the last JSON line of $output (a dm run) satisfies
-# JQ_FILTER, and the reply is a memory reply: msg_size 0, flags 0, zero padded.
-reply() {
-	echo "$output"
-	[ "$status" -eq 0 ]
-	tail -n 1 <<<"$output" |
-		jq -e "(.magic == 1145897216 and .msg_size == 0 and .msg_flags == 0 and .rest_zero) and ($1)"
 }
 
 # Values carried from one test to the next
@@ -197,43 +183,43 @@ guest_long() {
 	local base end
 	base=$(get base)
 	# not whole 128 MiB blocks
-	run dm mem-add:$((base + 4096)):$BLOCK
-	reply '.msg_type == 3 and .ret == -22'
-	run dm mem-add:$base:$((BLOCK + 4096))
-	reply '.msg_type == 3 and .ret == -22'
-	run dm mem-add:$base:$((BLOCK / 2))
-	reply '.ret == -22'
+	run hp_dm mem-add:$((base + 4096)):$BLOCK
+	hp_empty_reply '.msg_type == 3 and .ret == -22'
+	run hp_dm mem-add:$base:$((BLOCK + 4096))
+	hp_empty_reply '.msg_type == 3 and .ret == -22'
+	run hp_dm mem-add:$base:$((BLOCK / 2))
+	hp_empty_reply '.ret == -22'
 	# zero size, a range that wraps around
-	run dm mem-add:$base:0
-	reply '.ret == -22'
-	run dm mem-add:0xfffffffff8000000:0x10000000
-	reply '.ret == -22'
+	run hp_dm mem-add:$base:0
+	hp_empty_reply '.ret == -22'
+	run hp_dm mem-add:0xfffffffff8000000:0x10000000
+	hp_empty_reply '.ret == -22'
 	# boot RAM: System RAM already
-	run dm mem-add:0:$BLOCK
-	reply '.ret == -17'
+	run hp_dm mem-add:0:$BLOCK
+	hp_empty_reply '.ret == -17'
 	# below 4 GiB, the window of the PCI BARs, IOAPIC and firmware
-	run dm mem-add:0xf8000000:$BLOCK
-	reply '.ret == -98'
+	run hp_dm mem-add:0xf8000000:$BLOCK
+	hp_empty_reply '.ret == -98'
 	# beyond what the CPU and the kernel can address
-	run dm mem-add:$((1 << 52)):$BLOCK
-	reply '.ret == -34'
+	run hp_dm mem-add:$((1 << 52)):$BLOCK
+	hp_empty_reply '.ret == -34'
 	# DEL_MEM of a range never added, of boot RAM, of a block too small
-	run dm mem-del:$base:$BLOCK
-	reply '.msg_type == 4 and .ret == -2'
-	run dm mem-del:0:$BLOCK
-	reply '.ret == -2'
-	run dm mem-del:$base:4096
-	reply '.ret == -22'
+	run hp_dm mem-del:$base:$BLOCK
+	hp_empty_reply '.msg_type == 4 and .ret == -2'
+	run hp_dm mem-del:0:$BLOCK
+	hp_empty_reply '.ret == -2'
+	run hp_dm mem-del:$base:4096
+	hp_empty_reply '.ret == -22'
 	# payload sizes other than 16
-	run dm raw:0x444D0100:8:3:0:0000000001000000
-	reply '.ret == -22'
-	run dm raw:0x444D0100:24:4:0:00000000010000000000000800000000
-	reply '.ret == -22'
+	run hp_dm raw:0x444D0100:8:3:0:0000000001000000
+	hp_empty_reply '.ret == -22'
+	run hp_dm raw:0x444D0100:24:4:0:00000000010000000000000800000000
+	hp_empty_reply '.ret == -22'
 	# nothing changed, the guest answers
 	total_is "$(get total0)"
 	[ "$(block_state "$base")" = absent ]
 	# a range added and then overlapped is refused too
-	run dm mem-add:$base:$BLOCK mem-add:$base:$BLOCK mem-del:$base:$((2 * BLOCK)) mem-del:$base:$BLOCK
+	run hp_dm mem-add:$base:$BLOCK mem-add:$base:$BLOCK mem-del:$base:$((2 * BLOCK)) mem-del:$base:$BLOCK
 	echo "$output"
 	[ "$status" -eq 0 ]
 	end=$(sed -n 1,4p <<<"$output" | jq -s -c 'map(.ret)')
