@@ -36,7 +36,7 @@
  * DEL_MEM first checks that the whole range fits into the available
  * memory (si_mem_available(), MemAvailable in /proc/meminfo: free and
  * reclaimable pages above the watermark reserves): its used pages need
- * room elsewhere and its free pages disappear with it. If the range is larger, the request is
+ * room elsewhere and its free pages disappear with it. A larger range is
  * refused -EBUSY before any page is isolated. While offlining runs, the
  * same figure is watched: when it reaches zero (others allocated in the
  * meantime), offlining is stopped before its next migration pass.
