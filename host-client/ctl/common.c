@@ -237,6 +237,26 @@ void ctl_info(struct ctl *c, const char *fmt, ...)
 	putchar('\n');
 }
 
+void ctl_warn(struct ctl *c, const char *fmt, ...)
+{
+	json_object *w;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!c->json) {
+		fprintf(stderr, "%s: warning: %s\n", c->prog, msg);
+		return;
+	}
+	if (!json_object_object_get_ex(c->result, "warnings", &w)) {
+		w = json_object_new_array();
+		json_object_object_add(c->result, "warnings", w);
+	}
+	json_object_array_add(w, json_object_new_string(msg));
+}
+
 void ctl_debug(struct ctl *c, const char *fmt, ...)
 {
 	struct timespec ts;
@@ -325,6 +345,52 @@ int ctl_devmgr_connect(struct ctl *c, struct upcall **out, struct ctl_status *st
 	}
 	ctl_debug(c, "device manager greeting OK");
 	return CTL_OK;
+}
+
+int ctl_action(struct ctl *c, int argc, char **argv, const struct ctl_action *a)
+{
+	struct ctl_status own = { 0 };
+	struct ctl_status *st = a->lock_status ? a->lock_status : &own;
+	struct ctl_lock lk;
+	char command[32];
+	bool add;
+	int rc;
+
+	if (argc < 2)
+		return ctl_usage_error(c, a->usage, "%s: missing action (add or del)", a->name);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help"))
+		return ctl_help(c, a->usage);
+	if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
+		return ctl_usage_error(c, a->usage, "%s: unknown action '%s'", a->name, argv[1]);
+	add = !strcmp(argv[1], "add");
+	rc = a->parse(c, argc - 1, argv + 1, add, a->args);
+	if (rc < 0)
+		return ctl_help(c, a->usage);
+	if (rc)
+		return rc;
+	if (*a->unplug_wait_ms < 0)
+		*a->unplug_wait_ms = c->timeout_ms < a->default_unplug_wait_ms ?
+				     c->timeout_ms : a->default_unplug_wait_ms;
+	if (a->command_json) {
+		snprintf(command, sizeof(command), "%s %s", a->name, argv[1]);
+		json_object_object_add(c->result, "command", json_object_new_string(command));
+	}
+	if (a->check) {
+		rc = a->check(c, a->args);
+		if (rc)
+			return rc;
+	}
+
+	/* The whole QMP + guest transaction under the VM's lock; printing
+	 * comes after it is released. */
+	if (ctl_lock_vm(c, &lk, st) == CTL_OK) {
+		rc = a->run(c, a->args);
+		ctl_unlock_vm(&lk);
+	} else {
+		rc = a->lock_status ? st->code : ctl_report(c, st, NULL);
+	}
+	return a->present ? a->present(c, a->args, rc) : rc;
 }
 
 int ctl_connect(struct ctl *c, uint32_t port, struct upcall **out)

@@ -65,7 +65,7 @@ static void unplug(struct qmp *q, struct cpu_outcome *o, struct cpu_item *items,
 
 		if (it->fate != fate)
 			continue;
-		if (vcpu_unplug_name(q, it->device)) {
+		if (qmp_device_del(q, it->device)) {
 			warn(o, "device_del %s: %s; the vCPU stays in QEMU", it->device,
 			     qmp_last_error(q));
 			it->unplug = CPU_UNPLUG_FAILED;

@@ -11,7 +11,6 @@
 
 #include "cpu-exec.h"
 #include "cpu-present.h"
-#include "lock.h"
 
 /* Default wait for DEVICE_DELETED: QEMU confirms at once when it can. */
 #define CPU_UNPLUG_WAIT_MS 3000
@@ -131,41 +130,59 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct cpu_args *a)
 	return CTL_OK;
 }
 
+/* The arguments and the outcome, for ctl_action()'s callbacks */
+struct cpu_run {
+	struct cpu_args a;
+	struct cpu_outcome *o;
+};
+
+static int cpu_parse(struct ctl *c, int argc, char **argv, bool add, void *args)
+{
+	struct cpu_run *r = args;
+	int rc = parse_args(c, argc, argv, &r->a);
+
+	r->a.add = add;
+	return rc;
+}
+
+static int cpu_run(struct ctl *c, void *args)
+{
+	struct cpu_run *r = args;
+
+	cpu_execute(c, &r->a, r->o);
+	return CTL_OK;
+}
+
+static int cpu_show(struct ctl *c, void *args, int rc)
+{
+	struct cpu_run *r = args;
+
+	(void)rc; /* the outcome holds the result, the lock's failure too */
+	r->o->add = r->a.add;
+	r->o->qemu = c->qmp != NULL;
+	return cpu_present(c, r->o, cpu_usage);
+}
+
 int cpu_main(struct ctl *c, int argc, char **argv)
 {
-	struct cpu_outcome *o;
-	struct ctl_lock lk;
-	struct cpu_args a;
+	struct cpu_run r = { 0 };
+	struct ctl_action act = {
+		.name = "cpu",
+		.usage = cpu_usage,
+		.args = &r,
+		.unplug_wait_ms = &r.a.unplug_wait_ms,
+		.default_unplug_wait_ms = CPU_UNPLUG_WAIT_MS,
+		.parse = cpu_parse,
+		.run = cpu_run,
+		.present = cpu_show,
+	};
 	int rc;
 
-	if (argc < 2)
-		return ctl_usage_error(c, cpu_usage, "cpu: missing action (add or del)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help"))
-		return ctl_help(c, cpu_usage);
-	if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
-		return ctl_usage_error(c, cpu_usage, "cpu: unknown action '%s'", argv[1]);
-	rc = parse_args(c, argc - 1, argv + 1, &a);
-	if (rc < 0)
-		return ctl_help(c, cpu_usage);
-	if (rc)
-		return rc;
-	a.add = !strcmp(argv[1], "add");
-	if (a.unplug_wait_ms < 0)
-		a.unplug_wait_ms = c->timeout_ms < CPU_UNPLUG_WAIT_MS ? c->timeout_ms :
-				   CPU_UNPLUG_WAIT_MS;
-	o = calloc(1, sizeof(*o)); /* the plan holds 2 x 255 items */
-	if (!o)
+	r.o = calloc(1, sizeof(*r.o)); /* the plan holds 2 x 255 items */
+	if (!r.o)
 		return ctl_error(c, CTL_ECONN, ENOMEM, "out of memory");
-	/* The whole QMP + guest transaction under the VM's lock; printing
-	 * comes after it is released. */
-	if (ctl_lock_vm(c, &lk, &o->status) == CTL_OK) {
-		cpu_execute(c, &a, o);
-		ctl_unlock_vm(&lk);
-	}
-	o->add = a.add;
-	o->qemu = c->qmp != NULL;
-	rc = cpu_present(c, o, cpu_usage);
-	free(o);
+	act.lock_status = &r.o->status;
+	rc = ctl_action(c, argc, argv, &act);
+	free(r.o);
 	return rc;
 }

@@ -76,6 +76,9 @@ int ctl_usage_error(struct ctl *c, const char *usage, const char *fmt, ...)
 int ctl_help(struct ctl *c, const char *usage);
 /* Human-mode message on stdout; nothing with --json. */
 void ctl_info(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
+/* A warning: on stderr in human mode, appended to the "warnings" array of
+ * the JSON document with --json. */
+void ctl_warn(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
 /* With -v: a progress message on stderr. */
 void ctl_debug(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
 
@@ -112,6 +115,42 @@ int ctl_parse_u32(const char *s, uint32_t *v);
  * (VMADDR_PORT_ANY). Same errors as ctl_parse_u32. */
 int ctl_parse_port(const char *s, uint32_t *v);
 int ctl_parse_seconds(const char *s, double *secs);
+
+/*
+ * An action subcommand ("NAME add|del [OPTION]..."): what ctl_action()
+ * needs to know of it. The callbacks get args back.
+ */
+struct ctl_action {
+	const char *name;          /* "cpu", "pci", "mem" */
+	const char *usage;         /* its usage text */
+	void *args;                /* the subcommand's parsed arguments */
+	/* --unplug-wait: parse() leaves -1 there when not given; it then
+	 * becomes default_unplug_wait_ms, at most --timeout. */
+	int *unplug_wait_ms;
+	int default_unplug_wait_ms;
+	/* Add {"command": "NAME add|del"} to the JSON document after parsing. */
+	bool command_json;
+	/* Where a failure to take the VM's lock goes; NULL: ctl_action()
+	 * reports it itself and returns its exit code. */
+	struct ctl_status *lock_status;
+	/* Parse the options; argv[0] is the action. A negative value asks for
+	 * the usage text (--help), else CTL_OK or an exit code (reported). */
+	int (*parse)(struct ctl *c, int argc, char **argv, bool add, void *args);
+	/* Optional: checks after parsing that need no VM; CTL_OK or an exit
+	 * code (reported). */
+	int (*check)(struct ctl *c, void *args);
+	/* The transaction, under the VM's lock; returns the exit code. */
+	int (*run)(struct ctl *c, void *args);
+	/* Optional: after the lock is released (also when it could not be
+	 * taken): prints the outcome, gets run()'s or the lock's code and
+	 * returns the final exit code. */
+	int (*present)(struct ctl *c, void *args, int rc);
+};
+
+/* Runs an action subcommand: "help", a missing or unknown action, parse,
+ * the --unplug-wait default, the "command" JSON, check, then run() under
+ * the VM's lock (lock.h) and present(). Returns the exit code (CTL_*). */
+int ctl_action(struct ctl *c, int argc, char **argv, const struct ctl_action *a);
 
 /* Subcommands. argv[0] is the subcommand's name. */
 int cpu_main(struct ctl *c, int argc, char **argv);

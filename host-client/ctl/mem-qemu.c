@@ -216,16 +216,12 @@ int mem_qemu_plug(struct qmp *q, const struct mem_qemu_map *m, uint64_t size,
 
 int mem_qemu_unplug(struct qmp *q, const char *id, int wait_ms)
 {
-	json_object *args = json_object_new_object();
 	char backend[64];
 	int err;
 
-	json_object_object_add(args, "id", json_object_new_string(id));
-	err = qmp_execute(q, "device_del", args, NULL);
+	err = qmp_device_del_wait(q, id, wait_ms);
 	if (err)
 		return err;
-	if (wait_ms <= 0 || qmp_wait_event(q, "DEVICE_DELETED", id, wait_ms))
-		return -ETIMEDOUT;
 	if (!strncmp(id, MEM_DIMM_PREFIX, sizeof(MEM_DIMM_PREFIX) - 1)) {
 		snprintf(backend, sizeof(backend), MEM_BACKEND_PREFIX "%s",
 			 id + sizeof(MEM_DIMM_PREFIX) - 1);

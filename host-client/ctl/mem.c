@@ -8,14 +8,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "interrupt.h"
-#include "lock.h"
 #include "mem.h"
 
 /* How long mem del waits for QEMU's DEVICE_DELETED by default (capped by
@@ -59,29 +57,6 @@ struct mem_args {
 	const char *device;
 	int unplug_wait_ms;
 };
-
-static void warn(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
-
-/* stderr in human mode, "warnings" in the JSON */
-static void warn(struct ctl *c, const char *fmt, ...)
-{
-	json_object *w;
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!c->json) {
-		fprintf(stderr, "%s: warning: %s\n", c->prog, msg);
-		return;
-	}
-	if (!json_object_object_get_ex(c->result, "warnings", &w)) {
-		w = json_object_new_array();
-		json_object_object_add(c->result, "warnings", w);
-	}
-	json_object_array_add(w, json_object_new_string(msg));
-}
 
 static int parse_args(struct ctl *c, int argc, char **argv, struct mem_args *a)
 {
@@ -242,12 +217,12 @@ static void qemu_unplug(struct ctl *c, struct mem_args *a, struct qmp *q,
 		ctl_info(c, "QEMU removed %s", id);
 	} else if (err == -ETIMEDOUT) {
 		json_object_object_add(c->result, "qemu", json_object_new_string("left_behind"));
-		warn(c, "QEMU keeps %s%s: it finishes a DIMM unplug only through the guest's ACPI; "
+		ctl_warn(c, "QEMU keeps %s%s: it finishes a DIMM unplug only through the guest's ACPI; "
 		     "its host memory stays allocated until the VM ends, and 'mem add' of the "
 		     "same size reuses it", id, why);
 	} else {
 		json_object_object_add(c->result, "qemu", json_object_new_string("unplug_failed"));
-		warn(c, "device_del %s: %s", id, qmp_last_error(q));
+		ctl_warn(c, "device_del %s: %s", id, qmp_last_error(q));
 	}
 }
 
@@ -352,7 +327,7 @@ static int qemu_del(struct ctl *c, struct mem_args *a, struct qmp *q,
 	ctl_info(c, "guest removed memory 0x%" PRIx64 "+0x%" PRIx64 " (%" PRIu64 " MiB)",
 		 d->addr, d->size, d->size >> 20);
 	if (!d->id[0]) {
-		warn(c, "QEMU's DIMM at 0x%" PRIx64 " has no id: it cannot be asked to unplug it",
+		ctl_warn(c, "QEMU's DIMM at 0x%" PRIx64 " has no id: it cannot be asked to unplug it",
 		     d->addr);
 		return CTL_OK;
 	}
@@ -386,43 +361,48 @@ static int with_qemu(struct ctl *c, struct mem_args *a)
 	return rc;
 }
 
+static int mem_parse(struct ctl *c, int argc, char **argv, bool add, void *args)
+{
+	struct mem_args *a = args;
+
+	a->add = add;
+	return parse_args(c, argc, argv, a);
+}
+
+static int mem_check(struct ctl *c, void *args)
+{
+	struct mem_args *a = args;
+
+	if (!c->qmp && a->device)
+		return ctl_usage_error(c, mem_usage, "--device needs --qmp (or --run)");
+	if (!c->qmp && !a->have_base)
+		return ctl_usage_error(c, mem_usage, "mem %s needs --base (and the size) without --qmp",
+				       a->add ? "add" : "del");
+	if (c->qmp && a->add && a->have_base)
+		return ctl_usage_error(c, mem_usage, "with --qmp, QEMU picks the address: no --base");
+	return CTL_OK;
+}
+
+/* QEMU's DIMMs and the guest's answer, under the VM's lock (lock.h) */
+static int mem_run(struct ctl *c, void *args)
+{
+	return c->qmp ? with_qemu(c, args) : guest_only(c, args);
+}
+
 int mem_main(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_status st = { 0 };
 	struct mem_args a = { 0 };
-	struct ctl_lock lk;
-	int rc;
+	const struct ctl_action act = {
+		.name = "mem",
+		.usage = mem_usage,
+		.args = &a,
+		.unplug_wait_ms = &a.unplug_wait_ms,
+		.default_unplug_wait_ms = MEM_UNPLUG_WAIT_MS,
+		.command_json = true,
+		.parse = mem_parse,
+		.check = mem_check,
+		.run = mem_run,
+	};
 
-	if (argc < 2)
-		return ctl_usage_error(c, mem_usage, "mem: missing action (add or del)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help"))
-		return ctl_help(c, mem_usage);
-	if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
-		return ctl_usage_error(c, mem_usage, "mem: unknown action '%s'", argv[1]);
-	a.add = !strcmp(argv[1], "add");
-	rc = parse_args(c, argc - 1, argv + 1, &a);
-	if (rc < 0)
-		return ctl_help(c, mem_usage);
-	if (rc)
-		return rc;
-	if (a.unplug_wait_ms < 0)
-		a.unplug_wait_ms = c->timeout_ms < MEM_UNPLUG_WAIT_MS ? c->timeout_ms :
-				   MEM_UNPLUG_WAIT_MS;
-	json_object_object_add(c->result, "command",
-			       json_object_new_string(a.add ? "mem add" : "mem del"));
-	if (!c->qmp && a.device)
-		return ctl_usage_error(c, mem_usage, "--device needs --qmp (or --run)");
-	if (!c->qmp && !a.have_base)
-		return ctl_usage_error(c, mem_usage, "mem %s needs --base (and the size) without --qmp",
-				       a.add ? "add" : "del");
-	if (c->qmp && a.add && a.have_base)
-		return ctl_usage_error(c, mem_usage, "with --qmp, QEMU picks the address: no --base");
-
-	/* QEMU's DIMMs and the guest's answer under the VM's lock (lock.h) */
-	if (ctl_lock_vm(c, &lk, &st))
-		return ctl_report(c, &st, NULL);
-	rc = c->qmp ? with_qemu(c, &a) : guest_only(c, &a);
-	ctl_unlock_vm(&lk);
-	return rc;
+	return ctl_action(c, argc, argv, &act);
 }

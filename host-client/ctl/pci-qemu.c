@@ -208,16 +208,12 @@ int pci_qemu_plug_disk(struct qmp *q, unsigned int slot, const char *file,
 
 int pci_qemu_unplug(struct qmp *q, const char *id, int wait_ms)
 {
-	json_object *args = json_object_new_object();
 	char node[96];
 	int err;
 
-	json_object_object_add(args, "id", json_object_new_string(id));
-	err = qmp_execute(q, "device_del", args, NULL);
+	err = qmp_device_del_wait(q, id, wait_ms);
 	if (err)
 		return err;
-	if (wait_ms <= 0 || qmp_wait_event(q, "DEVICE_DELETED", id, wait_ms))
-		return -ETIMEDOUT;
 	if (!strncmp(id, PCI_ID_PREFIX, sizeof(PCI_ID_PREFIX) - 1)) {
 		node_name(node, sizeof(node), id);
 		delete_node(q, node);

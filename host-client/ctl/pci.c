@@ -7,14 +7,12 @@
  * the device after the guest let it go. pci-qemu.c talks to QEMU.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
 #include "interrupt.h"
-#include "lock.h"
 #include "pci.h"
 
 /* How long pci del waits for QEMU's DEVICE_DELETED by default (capped by
@@ -60,29 +58,6 @@ struct pci_args {
 	const char *device;
 	int unplug_wait_ms;
 };
-
-static void warn(struct ctl *c, const char *fmt, ...) CTL_PRINTF(2, 3);
-
-/* stderr in human mode, "warnings" in the JSON */
-static void warn(struct ctl *c, const char *fmt, ...)
-{
-	json_object *w;
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!c->json) {
-		fprintf(stderr, "%s: warning: %s\n", c->prog, msg);
-		return;
-	}
-	if (!json_object_object_get_ex(c->result, "warnings", &w)) {
-		w = json_object_new_array();
-		json_object_object_add(c->result, "warnings", w);
-	}
-	json_object_array_add(w, json_object_new_string(msg));
-}
 
 static void slot_name(char *buf, size_t len, uint8_t bus, uint8_t devfn)
 {
@@ -266,10 +241,10 @@ static void roll_back(struct ctl *c, struct pci_args *a, struct qmp *q,
 	}
 	json_object_object_add(c->result, "left_behind", json_object_new_string(id));
 	if (err == -ETIMEDOUT)
-		warn(c, "QEMU keeps %s in slot %02x of pci.0 (its unplug needs the guest's ACPI); "
+		ctl_warn(c, "QEMU keeps %s in slot %02x of pci.0 (its unplug needs the guest's ACPI); "
 		     "'pci add --disk %s' reuses it", id, slot, a->disk_path);
 	else
-		warn(c, "device_del %s: %s; it stays in QEMU", id, qmp_last_error(q));
+		ctl_warn(c, "device_del %s: %s; it stays in QEMU", id, qmp_last_error(q));
 }
 
 /* The QEMU device and slot pci add|del means, from --device, --disk or
@@ -420,7 +395,7 @@ static int qemu_del(struct ctl *c, struct pci_args *a, struct qmp *q,
 
 	if (!id) {
 		if (slot >= 0 && m->slot[slot].present)
-			warn(c, "QEMU's device in slot %02x has no id: it cannot be asked to unplug it",
+			ctl_warn(c, "QEMU's device in slot %02x has no id: it cannot be asked to unplug it",
 			     slot);
 		return CTL_OK;
 	}
@@ -430,11 +405,11 @@ static int qemu_del(struct ctl *c, struct pci_args *a, struct qmp *q,
 		ctl_info(c, "QEMU removed %s", id);
 	} else if (err == -ETIMEDOUT) {
 		json_object_object_add(c->result, "qemu", json_object_new_string("left_behind"));
-		warn(c, "QEMU keeps %s in slot %02x of pci.0: it finishes an unplug only "
+		ctl_warn(c, "QEMU keeps %s in slot %02x of pci.0: it finishes an unplug only "
 		     "through the guest's ACPI; adding the same device again reuses it", id, slot);
 	} else {
 		json_object_object_add(c->result, "qemu", json_object_new_string("unplug_failed"));
-		warn(c, "device_del %s: %s", id, qmp_last_error(q));
+		ctl_warn(c, "device_del %s: %s", id, qmp_last_error(q));
 	}
 	return CTL_OK;
 }
@@ -466,41 +441,46 @@ static int with_qemu(struct ctl *c, struct pci_args *a)
 	return rc;
 }
 
+static int pci_parse(struct ctl *c, int argc, char **argv, bool add, void *args)
+{
+	struct pci_args *a = args;
+
+	a->add = add;
+	return parse_args(c, argc, argv, a);
+}
+
+static int pci_check(struct ctl *c, void *args)
+{
+	struct pci_args *a = args;
+
+	if (!c->qmp && (a->disk || a->device))
+		return ctl_usage_error(c, pci_usage, "--disk and --device need --qmp (or --run)");
+	if (!c->qmp && !a->have_slot)
+		return ctl_usage_error(c, pci_usage, "pci %s needs --slot or --bus/--devfn",
+				       a->add ? "add" : "del");
+	return CTL_OK;
+}
+
+/* QEMU's slots and the guest's answer, under the VM's lock (lock.h) */
+static int pci_run(struct ctl *c, void *args)
+{
+	return c->qmp ? with_qemu(c, args) : guest_only(c, args);
+}
+
 int pci_main(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_status st = { 0 };
 	struct pci_args a = { 0 };
-	struct ctl_lock lk;
-	int rc;
+	const struct ctl_action act = {
+		.name = "pci",
+		.usage = pci_usage,
+		.args = &a,
+		.unplug_wait_ms = &a.unplug_wait_ms,
+		.default_unplug_wait_ms = PCI_UNPLUG_WAIT_MS,
+		.command_json = true,
+		.parse = pci_parse,
+		.check = pci_check,
+		.run = pci_run,
+	};
 
-	if (argc < 2)
-		return ctl_usage_error(c, pci_usage, "pci: missing action (add or del)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help"))
-		return ctl_help(c, pci_usage);
-	if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
-		return ctl_usage_error(c, pci_usage, "pci: unknown action '%s'", argv[1]);
-	a.add = !strcmp(argv[1], "add");
-	rc = parse_args(c, argc - 1, argv + 1, &a);
-	if (rc < 0)
-		return ctl_help(c, pci_usage);
-	if (rc)
-		return rc;
-	if (a.unplug_wait_ms < 0)
-		a.unplug_wait_ms = c->timeout_ms < PCI_UNPLUG_WAIT_MS ? c->timeout_ms :
-				   PCI_UNPLUG_WAIT_MS;
-	json_object_object_add(c->result, "command",
-			       json_object_new_string(a.add ? "pci add" : "pci del"));
-	if (!c->qmp && (a.disk || a.device))
-		return ctl_usage_error(c, pci_usage, "--disk and --device need --qmp (or --run)");
-	if (!c->qmp && !a.have_slot)
-		return ctl_usage_error(c, pci_usage, "pci %s needs --slot or --bus/--devfn",
-				       a.add ? "add" : "del");
-
-	/* QEMU's slots and the guest's answer under the VM's lock (lock.h) */
-	if (ctl_lock_vm(c, &lk, &st))
-		return ctl_report(c, &st, NULL);
-	rc = c->qmp ? with_qemu(c, &a) : guest_only(c, &a);
-	ctl_unlock_vm(&lk);
-	return rc;
+	return ctl_action(c, argc, argv, &act);
 }

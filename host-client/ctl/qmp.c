@@ -287,6 +287,25 @@ int qmp_wait_event(struct qmp *q, const char *name, const char *device,
 	}
 }
 
+int qmp_device_del(struct qmp *q, const char *id)
+{
+	json_object *args = json_object_new_object();
+
+	json_object_object_add(args, "id", json_object_new_string(id));
+	return qmp_execute(q, "device_del", args, NULL);
+}
+
+int qmp_device_del_wait(struct qmp *q, const char *id, int wait_ms)
+{
+	int err = qmp_device_del(q, id);
+
+	if (err)
+		return err;
+	if (wait_ms <= 0 || qmp_wait_event(q, "DEVICE_DELETED", id, wait_ms))
+		return -ETIMEDOUT;
+	return 0;
+}
+
 struct qmp *qmp_open(const char *path, int timeout_ms, int *err,
 		     char *errbuf, size_t errlen)
 {

@@ -21,6 +21,17 @@ int qmp_execute(struct qmp *q, const char *cmd, json_object *args,
  * device (device may be NULL), looking first at events already received. */
 int qmp_wait_event(struct qmp *q, const char *name, const char *device,
 		   int timeout_ms);
+/* device_del id: asks QEMU to unplug the device. 0 once QEMU accepted the
+ * request (the removal itself may come later, as DEVICE_DELETED),
+ * -EREMOTEIO when QEMU refused it (qmp_last_error says why), another
+ * negative errno when the connection failed. */
+int qmp_device_del(struct qmp *q, const char *id);
+/* qmp_device_del(), then wait up to wait_ms for id's DEVICE_DELETED. 0 once
+ * QEMU removed the device, -ETIMEDOUT when it still has it after wait_ms
+ * (or at once when wait_ms <= 0: QEMU's pc machine removes a DIMM, a PCI
+ * device or a vCPU only after the guest's ACPI eject), else the error of
+ * qmp_device_del(). */
+int qmp_device_del_wait(struct qmp *q, const char *id, int wait_ms);
 const char *qmp_last_error(const struct qmp *q);
 /* Class of QEMU's last error ("GenericError", "DeviceNotFound"...). */
 const char *qmp_last_error_class(const struct qmp *q);

@@ -182,15 +182,7 @@ const char *vcpu_device_name(const struct vcpu_slot *s)
 	return s->id[0] ? s->id : s->qom_path;
 }
 
-int vcpu_unplug_name(struct qmp *q, const char *device)
-{
-	json_object *args = json_object_new_object();
-
-	json_object_object_add(args, "id", json_object_new_string(device));
-	return qmp_execute(q, "device_del", args, NULL);
-}
-
 int vcpu_unplug(struct qmp *q, const struct vcpu_slot *s)
 {
-	return vcpu_unplug_name(q, vcpu_device_name(s));
+	return qmp_device_del(q, vcpu_device_name(s));
 }

@@ -34,8 +34,6 @@ void vcpu_list_free(struct vcpu_list *l);
 int vcpu_plug(struct qmp *q, struct vcpu_slot *s);
 /* device_del a plugged vCPU (by id, or QOM path for boot-time vCPUs). */
 int vcpu_unplug(struct qmp *q, const struct vcpu_slot *s);
-/* The same by device name (as vcpu_device_name() gives it). */
-int vcpu_unplug_name(struct qmp *q, const char *device);
 /* The name DEVICE_DELETED will carry for this vCPU. */
 const char *vcpu_device_name(const struct vcpu_slot *s);
 

@@ -9,7 +9,6 @@
 load lib
 load hotplug_lib
 
-DM=$E2E_TOP/tests/kernel/upcall_dm.py
 MAGIC=0x444D0100
 
 setup_file() {
@@ -20,19 +19,6 @@ setup_file() {
 	D1_SUM=$(sha256sum <"$D1" | cut -d' ' -f1)
 	D2_SUM=$(sha256sum <"$D2" | cut -d' ' -f1)
 	hp_boot --machine pc --cpus 1
-}
-
-dm() {
-	python3 "$DM" --uds "$HP_VM/vsock.sock" --timeout 30 "$@"
-}
-
-# reply JQ_FILTER: the last JSON line of $output (a dm run) satisfies
-# JQ_FILTER, and the reply is a PCI reply: msg_size 0, flags 0, zero padded.
-reply() {
-	echo "$output"
-	[ "$status" -eq 0 ]
-	tail -n 1 <<<"$output" |
-		jq -e "(.magic == 1145897216 and .msg_size == 0 and .msg_flags == 0 and .rest_zero) and ($1)"
 }
 
 # The slot upcall-ctl put a disk in: "0000:00:05.0", from its JSON.
@@ -139,33 +125,33 @@ del_disk() {
 	s1=$(pci_dev d1)
 	devfn1=$(((16#$(cut -d: -f3 <<<"$s1" | cut -d. -f1)) << 3))
 	# A bus that does not exist.
-	run dm pci-add:7:0x08
-	reply '.msg_type == 7 and .ret == -19'
-	run dm pci-del:7:0x08
-	reply '.msg_type == 8 and .ret == -19'
+	run hp_dm pci-add:7:0x08
+	hp_empty_reply '.msg_type == 7 and .ret == -19'
+	run hp_dm pci-del:7:0x08
+	hp_empty_reply '.msg_type == 8 and .ret == -19'
 	# An empty slot (nothing plugged at 00:1e.0).
-	run dm pci-add:0:0xf0
-	reply '.msg_type == 7 and .ret == -19'
+	run hp_dm pci-add:0:0xf0
+	hp_empty_reply '.msg_type == 7 and .ret == -19'
 	# The slot of d1 is already populated.
-	run dm pci-add:0:$devfn1
-	reply '.msg_type == 7 and .ret == -17'
+	run hp_dm pci-add:0:$devfn1
+	hp_empty_reply '.msg_type == 7 and .ret == -17'
 	# DEL of an empty slot.
-	run dm pci-del:0:0xf0
-	reply '.msg_type == 8 and .ret == -19'
+	run hp_dm pci-del:0:0xf0
+	hp_empty_reply '.msg_type == 8 and .ret == -19'
 	# A function other than 0: the guest works on whole slots.
-	run dm pci-add:0:$((devfn1 | 1))
-	reply '.ret == -22'
-	run dm pci-del:0:$((devfn1 | 1))
-	reply '.ret == -22'
+	run hp_dm pci-add:0:$((devfn1 | 1))
+	hp_empty_reply '.ret == -22'
+	run hp_dm pci-del:0:$((devfn1 | 1))
+	hp_empty_reply '.ret == -22'
 	# msg_size other than 2, with a valid payload after the header.
-	run dm raw:$MAGIC:3:7:0:00f0
-	reply '.msg_type == 7 and .ret == -22'
-	run dm raw:$MAGIC:0:8:0:00f0
-	reply '.msg_type == 8 and .ret == -22'
-	run dm raw:$MAGIC:24:7:0:00f0
-	reply '.ret == -22'
+	run hp_dm raw:$MAGIC:3:7:0:00f0
+	hp_empty_reply '.msg_type == 7 and .ret == -22'
+	run hp_dm raw:$MAGIC:0:8:0:00f0
+	hp_empty_reply '.msg_type == 8 and .ret == -22'
+	run hp_dm raw:$MAGIC:24:7:0:00f0
+	hp_empty_reply '.ret == -22'
 	# The chipset (host bridge 00:00.0, ISA bridge 00:01.0) stays.
-	run dm pci-del:0:0x00 pci-del:0:0x08
+	run hp_dm pci-del:0:0x00 pci-del:0:0x08
 	echo "$output"
 	[ "$(jq -s 'map(.ret) == [-1, -1]' <<<"$output")" = true ]
 	# The guest is healthy: d1 is still readable, its device still there.
@@ -191,7 +177,7 @@ del_disk() {
 	slot=$(e2e_qmp '{"execute":"query-pci"}' |
 		jq '[.[0].devices[].slot] as $used | [range(2; 32)] - $used | .[0]')
 	e2e_qmp "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"pci-bridge\",\"id\":\"br\",\"chassis_nr\":1,\"bus\":\"pci.0\",\"addr\":\"$(printf 0x%x "$slot")\"}}"
-	run dm pci-add:0:$((slot << 3)) pci-del:0:$((slot << 3))
+	run hp_dm pci-add:0:$((slot << 3)) pci-del:0:$((slot << 3))
 	echo "$output"
 	[ "$(jq -s 'map(.ret) == [-95, -19]' <<<"$output")" = true ]
 	pci_absent "$(printf 0000:00:%02x.0 "$slot")"

@@ -1,5 +1,5 @@
 # Helpers shared by the hotplug suites (hotplug-cpu, hotplug-mmio,
-# protocol). Each .bats file boots one guest in setup_file and runs its
+# hotplug-pci, hotplug-mem, protocol). Each .bats file boots one guest in setup_file and runs its
 # tests in order against it, the way an operator would use one VM.
 #
 #   load lib
@@ -77,6 +77,22 @@ guest_exec() {
 		echo "guest_exec: '$1' exited with $status" >&2
 		return 1
 	fi
+}
+
+# hp_dm REQUEST...: one device-manager connection to the suite's VM
+# (tests/kernel/upcall_dm.py); prints one JSON line per reply.
+hp_dm() {
+	python3 "$E2E_TOP/tests/kernel/upcall_dm.py" --uds "$HP_VM/vsock.sock" --timeout 30 "$@"
+}
+
+# hp_empty_reply JQ_FILTER: $output (a `run hp_dm` result) ends in a reply
+# without payload (msg_size 0, flags 0, zero padded: the PCI and memory
+# replies) that satisfies JQ_FILTER.
+hp_empty_reply() {
+	echo "$output"
+	[ "$status" -eq 0 ]
+	tail -n 1 <<<"$output" |
+		jq -e "(.magic == 1145897216 and .msg_size == 0 and .msg_flags == 0 and .rest_zero) and ($1)"
 }
 
 # now_ms: a monotonic-enough wall clock in milliseconds.

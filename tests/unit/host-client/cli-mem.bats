@@ -10,25 +10,13 @@ bats_require_minimum_version 1.5.0
 load cli_lib
 
 @test "mem: listed in --help, its own --help, and in the man page" {
-	run "$CTL" --help
-	[[ $status -eq 0 ]]
-	grep -q '^  mem ' <<<"$output"
-	run "$CTL" mem --help
-	[[ $status -eq 0 && $output == "Usage: upcall-ctl [OPTIONS] mem add SIZE"* ]]
-	for o in --base --size --device --unplug-wait; do
-		grep -q -- "$o" <<<"$output"
-		grep -q -- "${o//-/\\\\-}" "$MAN"
-	done
+	help_and_man mem "Usage: upcall-ctl [OPTIONS] mem add SIZE" \
+		--base --size --device --unplug-wait
 	grep -q '^\.B mem add' "$MAN"
 }
 
 @test "mem: usage errors exit 2 before anything is sent" {
-	local args
-	while IFS= read -r args; do
-		run --separate-stderr "$CTL" --uds /nonexistent $args
-		echo "[$args] -> $status: $stderr" >&3
-		[[ $status -eq 2 && -n $stderr && -z $output ]]
-	done <<EOF2
+	usage_errors <<EOF2
 mem
 mem frob
 mem add

@@ -9,25 +9,13 @@ bats_require_minimum_version 1.5.0
 load cli_lib
 
 @test "pci: listed in --help, its own --help, and in the man page" {
-	run "$CTL" --help
-	[[ $status -eq 0 ]]
-	grep -q '^  pci ' <<<"$output"
-	run "$CTL" pci --help
-	[[ $status -eq 0 && $output == "Usage: upcall-ctl [OPTIONS] pci add"* ]]
-	for o in --slot --bus --devfn --disk --device --unplug-wait; do
-		grep -q -- "$o" <<<"$output"
-		grep -q -- "${o//-/\\\\-}" "$MAN"
-	done
+	help_and_man pci "Usage: upcall-ctl [OPTIONS] pci add" \
+		--slot --bus --devfn --disk --device --unplug-wait
 }
 
 @test "pci: usage errors exit 2 before anything is sent" {
-	local args
 	touch "$BATS_TEST_TMPDIR/disk.img"
-	while IFS= read -r args; do
-		run --separate-stderr "$CTL" --uds /nonexistent $args
-		echo "[$args] -> $status: $stderr" >&3
-		[[ $status -eq 2 && -n $stderr && -z $output ]]
-	done <<EOF2
+	usage_errors <<EOF2
 pci
 pci frob
 pci add

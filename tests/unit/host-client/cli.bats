@@ -36,12 +36,7 @@ load cli_lib
 }
 
 @test "usage errors exit 2, with a message on stderr" {
-	local args
-	while IFS= read -r args; do
-		run --separate-stderr "$CTL" --uds /nonexistent $args
-		echo "[$args] -> $status: $stderr" >&3
-		[[ $status -eq 2 && -n $stderr && -z $output ]]
-	done <<'EOF2'
+	usage_errors <<'EOF2'
 
 bogus
 --bogus cpu add

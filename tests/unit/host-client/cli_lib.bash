@@ -1,5 +1,6 @@
-# Shared by the upcall-ctl CLI suites (cli.bats, cli-pci.bats): the
-# binaries under test, fake-vm's start and stop, and the --json checker.
+# Shared by the upcall-ctl CLI suites (cli.bats, cli-pci.bats,
+# cli-mem.bats): the binaries under test, fake-vm's start and stop, the
+# --json checker and the checks of help texts and usage errors.
 # In a .bats file: `load cli_lib`.
 
 # shellcheck source=tests/jq_strict.bash
@@ -44,4 +45,34 @@ run_json() {
 			<<<"$output" >/dev/null
 	fi
 	[[ -z $stderr ]]
+}
+
+# help_and_man CMD USAGE_START OPTION...: `upcall-ctl --help` lists CMD,
+# `upcall-ctl CMD --help` starts with USAGE_START and names every OPTION,
+# and so does the man page.
+help_and_man() {
+	local cmd=$1 start=$2 o
+	shift 2
+	run "$CTL" --help
+	[[ $status -eq 0 ]]
+	grep -q "^  $cmd " <<<"$output"
+	run "$CTL" "$cmd" --help
+	[[ $status -eq 0 && $output == "$start"* ]]
+	for o in "$@"; do
+		grep -q -- "$o" <<<"$output"
+		grep -q -- "${o//-/\\\\-}" "$MAN"
+	done
+}
+
+# usage_errors: each line of stdin, the arguments of one upcall-ctl run
+# (split on blanks), exits 2 with a message on stderr and nothing on
+# stdout, before anything is sent (--uds names no socket).
+usage_errors() {
+	local args
+	while IFS= read -r args; do
+		# shellcheck disable=SC2086 # the line is split into arguments
+		run --separate-stderr "$CTL" --uds /nonexistent $args
+		echo "[$args] -> $status: $stderr" >&3
+		[[ $status -eq 2 && -n $stderr && -z $output ]]
+	done
 }

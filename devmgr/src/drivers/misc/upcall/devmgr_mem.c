@@ -27,6 +27,20 @@
  * again and the request is answered with its error (-EBUSY), the memory
  * stays online and in use.
  *
+ * Offlining moves the pages in use to memory outside the range, and the
+ * kernel allocates the new pages with __GFP_RETRY_MAYFAIL: that does not
+ * call the OOM killer itself, but it takes memory down to the min
+ * watermarks of the zones the kernel itself allocates from, and pages
+ * moved there stay there when offlining gives up. The next ordinary
+ * allocation then finds nothing and the OOM killer kills a process. So
+ * DEL_MEM first checks that the whole range fits into the available
+ * memory (si_mem_available(), MemAvailable in /proc/meminfo: free and
+ * reclaimable pages above the watermark reserves): its used pages need
+ * room elsewhere and its free pages disappear with it. A larger range is
+ * refused -EBUSY before any page is isolated. While offlining runs, the
+ * same figure is watched: when it reaches zero (others allocated in the
+ * meantime), offlining is stopped before its next migration pass.
+ *
  * Offlining migrates pages away, which may take long, and the kernel
  * retries migration until it succeeds. So each action runs as a bounded
  * action (upcall_dm_run_bounded()): the request is answered -ETIMEDOUT
@@ -60,6 +74,9 @@
 
 /* The name /proc/iomem shows for the ranges; the core wants this format */
 #define UPCALL_DM_MEM_RES_NAME	"System RAM (upcall)"
+
+/* How often a DEL_MEM looks at the deadline and the available memory */
+#define UPCALL_DM_MEM_POLL_MS		20
 
 /* Bounds of the mem_offline_ms parameter: 100 ms to one hour */
 #define UPCALL_DM_MEM_MIN_OFFLINE_MS	100U
@@ -212,14 +229,37 @@ static int upcall_dm_mem_offline_thread(void *data)
 }
 
 /*
- * Offlines and removes the range, or gives up after mem_offline_ms with
- * the range online again: -EBUSY then.
+ * Whether the range fits into the available memory (MemAvailable):
+ * offlining moves the range's used pages elsewhere and its free pages go
+ * away with it, so afterwards the available memory is less by the whole
+ * range. It must not go below zero, that is below the watermark
+ * reserves (totalreserve_pages) the kernel keeps for its own allocations.
+ */
+static bool upcall_dm_mem_fits(u64 base, u64 size)
+{
+	unsigned long pages = size >> PAGE_SHIFT;
+	long avail = si_mem_available();
+
+	if (avail >= 0 && pages <= (unsigned long)avail)
+		return true;
+	pr_info("memory %#llx-%#llx: hot-remove refused, it stays online: %lu MiB do not fit into the %ld MiB available\n",
+		base, base + size - 1, pages >> (20 - PAGE_SHIFT),
+		avail >> (20 - PAGE_SHIFT));
+	return false;
+}
+
+/*
+ * Offlines and removes the range, or gives up with the range online
+ * again: -EBUSY after mem_offline_ms, or as soon as the available memory
+ * ran out while offlining moved pages (others allocated meanwhile).
  */
 static int upcall_dm_mem_offline_and_remove(u64 base, u64 size)
 {
 	struct upcall_dm_mem_offline off = { .base = base, .size = size };
 	unsigned int ms = clamp(mem_offline_ms, UPCALL_DM_MEM_MIN_OFFLINE_MS,
 				UPCALL_DM_MEM_MAX_OFFLINE_MS);
+	unsigned long start = jiffies;
+	bool late = false;
 	struct task_struct *t;
 
 	init_completion(&off.done);
@@ -228,25 +268,37 @@ static int upcall_dm_mem_offline_and_remove(u64 base, u64 size)
 		return PTR_ERR(t);
 	get_task_struct(t);
 	wake_up_process(t);
-	if (!wait_for_completion_timeout(&off.done, msecs_to_jiffies(ms))) {
+	while (!wait_for_completion_timeout(&off.done,
+					    msecs_to_jiffies(UPCALL_DM_MEM_POLL_MS))) {
+		late = time_after_eq(jiffies, start + msecs_to_jiffies(ms));
+		if (!late && si_mem_available() > 0)
+			continue;
 		send_sig(SIGKILL, t, 1);
-		/* Offlining checks for signals between its steps */
+		/* Offlining checks for signals between its migration passes */
 		wait_for_completion(&off.done);
+		break;
 	}
 	put_task_struct(t);
 
-	if (off.ret == -EINTR) {
+	if (off.ret != -EINTR)
+		return off.ret;
+	if (late)
 		pr_info("memory %#llx-%#llx: not offline after %u ms, gave up\n",
 			base, base + size - 1, ms);
-		return -EBUSY;
-	}
-	return off.ret;
+	else
+		pr_info("memory %#llx-%#llx: no memory left to move its pages to after %u ms, gave up\n",
+			base, base + size - 1, jiffies_to_msecs(jiffies - start));
+	return -EBUSY;
 }
 
 static int upcall_dm_mem_do_del(struct upcall_dm_mem_action *act)
 {
 	struct upcall_dm_mem_range *r;
 	int ret;
+
+	/* Refused before any page is isolated or moved */
+	if (!upcall_dm_mem_fits(act->base, act->size))
+		return -EBUSY;
 
 	ret = upcall_dm_mem_offline_and_remove(act->base, act->size);
 	if (ret) {
