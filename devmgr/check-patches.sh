@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Usage: devmgr/check-patches.sh
+# Usage: devmgr/check-patches.sh [--line LINE]...
 #
-# TAP checks of the committed kernel patch series (kernel-patches/):
+# TAP checks of the committed kernel patch series of every kernel line
+# (tools/kernel-sources.txt: kernel-patches/ for 6.12, kernel-patches/6.1/;
+# or only the lines given):
 #   - it is what devmgr/gen-patches.sh generates from devmgr/ (not stale);
-#   - every patch applies to the pristine source, in series order, with no
-#     fuzz (as tools/kernel-build.sh applies them);
-#   - every patch passes scripts/checkpatch.pl --strict with 0 errors and
-#     0 warnings, run at the top of the pristine kernel tree as seen through
-#     a small git repository (checkpatch's SPDX check reads LICENSES/ from
-#     git): symbolic links to the pristine tree plus a committed LICENSES/.
+#   - every patch applies to the line's pristine source, in series order,
+#     with no fuzz (as tools/kernel-build.sh applies them);
+#   - every patch passes that source's scripts/checkpatch.pl --strict with
+#     0 errors and 0 warnings, run at the top of the pristine kernel tree as
+#     seen through a small git repository (checkpatch's SPDX check reads
+#     LICENSES/ from git): symbolic links to the pristine tree plus a
+#     committed LICENSES/.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
-PATCHES=$TOP/kernel-patches
+# shellcheck source=devmgr/lines.sh
+. "$HERE/lines.sh"
 TAP_CHECK=$TOP/tools/tap-check.sh
 # checkpatch runs scripts/spdxcheck.py with the first python3 on PATH; it
 # needs Debian's python3-ply and python3-git.
@@ -27,9 +31,12 @@ series() {
 }
 
 stale_check() {
-	"$HERE/gen-patches.sh" --out "$work/gen" >/dev/null || return 1
-	diff -ru --exclude=config "$work/gen" "$PATCHES" || {
-		echo "kernel-patches/ differs from what devmgr/ generates: run 'make kernel-patches' and commit"
+	rm -rf "$work/gen" "$work/gen2" "$work/gen3"
+	"$HERE/gen-patches.sh" --line "$LINE" --out "$work/gen" >/dev/null 2>&1 || return 1
+	# Other lines' folders and config/ are not this line's series.
+	diff -u <(cd "$work/gen" && ls) <(cd "$PATCHES" && ls -p | grep -v /) &&
+		for f in "$work/gen"/*; do diff -u "$f" "$PATCHES/$(basename "$f")" || return 1; done || {
+		echo "${PATCHES#"$TOP"/} differs from what devmgr/ generates for $LINE: run 'make kernel-patches' and commit"
 		return 1
 	}
 }
@@ -37,17 +44,22 @@ stale_check() {
 # Generation is deterministic: a second run gives the same bytes, and a
 # changed source changes the output (so the stale check can fail).
 determinism_check() {
-	"$HERE/gen-patches.sh" --out "$work/gen2" >/dev/null || return 1
+	"$HERE/gen-patches.sh" --line "$LINE" --out "$work/gen2" >/dev/null 2>&1 || return 1
 	diff -r "$work/gen" "$work/gen2" || { echo "two generations differ"; return 1; }
+	rm -rf "$work/devmgr-copy"
 	cp -a "$HERE" "$work/devmgr-copy"
-	echo "Changed." >>"$work/devmgr-copy/steps/$(ls "$work/devmgr-copy/steps" | head -1)/message"
-	"$work/devmgr-copy/gen-patches.sh" --out "$work/gen3" >/dev/null || return 1
+	local m
+	for m in "$work/devmgr-copy/steps/$(ls "$work/devmgr-copy/steps" | head -1)"/message*; do
+		echo "Changed." >>"$m"
+	done
+	UPCALL_TOP=$TOP "$work/devmgr-copy/gen-patches.sh" --line "$LINE" --out "$work/gen3" >/dev/null 2>&1 || return 1
 	! diff -rq "$work/gen" "$work/gen3" >/dev/null || { echo "a changed message did not change the series"; return 1; }
 }
 
 apply_check() {
 	local pristine p
-	pristine=$("$HERE/pristine.sh") || return 1
+	pristine=$("$HERE/pristine.sh" --line "$LINE") || return 1
+	rm -rf "$work/apply"
 	mkdir -p "$work/apply"
 	# The touched files, copied from the pristine tree (new files are created).
 	while IFS= read -r p; do
@@ -69,7 +81,7 @@ apply_check() {
 }
 
 make_root() {
-	local pristine=$1 root=$work/root e
+	local pristine=$1 root=$work/root-$LINE e
 	[[ -d $root/.git ]] && return 0
 	mkdir -p "$root"
 	for e in "$pristine"/*; do
@@ -86,20 +98,34 @@ make_root() {
 
 checkpatch() {
 	local patch=$1 pristine out
-	pristine=$("$HERE/pristine.sh") || return 1
+	pristine=$("$HERE/pristine.sh" --line "$LINE") || return 1
 	make_root "$pristine" || { echo "cannot set up the checkpatch tree"; return 1; }
-	out=$(cd "$work/root" && ./scripts/checkpatch.pl --strict --no-summary-file "$patch" 2>&1)
+	out=$(cd "$work/root-$LINE" && ./scripts/checkpatch.pl --strict --no-summary-file "$patch" 2>&1)
 	grep -v '^$' <<<"$out"
 	grep -q '^total: 0 errors, 0 warnings,' <<<"$out"
 }
 
 # tools/tap-check.sh runs each check in a child shell.
-export HERE TOP PATCHES work
 export -f series stale_check determinism_check apply_check make_root checkpatch
+export HERE TOP work
 
-"$TAP_CHECK" "series is generated from devmgr/ (not stale)" stale_check
-"$TAP_CHECK" "generation is deterministic and follows its sources" determinism_check
-"$TAP_CHECK" "series applies to the pristine source without fuzz" apply_check
-while IFS= read -r p; do
-	"$TAP_CHECK" "checkpatch --strict: $p" checkpatch "$PATCHES/$p"
-done < <(series)
+lines=()
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--line) [[ $# -ge 2 ]] || { echo "check-patches: --line needs a line" >&2; exit 1; }; lines+=("$2"); shift 2 ;;
+	*) echo "usage: devmgr/check-patches.sh [--line LINE]..." >&2; exit 1 ;;
+	esac
+done
+[[ ${#lines[@]} -gt 0 ]] || mapfile -t lines < <(upcall_lines | awk '{print $1}')
+
+for LINE in "${lines[@]}"; do
+	upcall_line_info "$LINE" || exit 1
+	PATCHES=$LINE_PATCHES
+	export LINE PATCHES
+	"$TAP_CHECK" "$LINE: series is generated from devmgr/ (not stale)" stale_check
+	"$TAP_CHECK" "$LINE: generation is deterministic and follows its sources" determinism_check
+	"$TAP_CHECK" "$LINE: series applies to the pristine $LINE_PKG $LINE_VERSION without fuzz" apply_check
+	while IFS= read -r p; do
+		"$TAP_CHECK" "$LINE: checkpatch --strict: $p" checkpatch "$PATCHES/$p"
+	done < <(series)
+done

@@ -1,35 +1,45 @@
 #!/usr/bin/env bash
-# Usage: devmgr/gen-patches.sh [--out DIR] [--keep-tree DIR]
+# Usage: devmgr/gen-patches.sh [--line LINE [--out DIR] [--keep-tree DIR]]
 #
-# Generates the guest kernel patch series (kernel-patches/*.patch and
-# kernel-patches/series) from its sources in devmgr/:
-#   devmgr/steps/NN-name/message     commit message (subject, body, Signed-off-by)
-#   devmgr/steps/NN-name/files       new files of the step, taken whole from devmgr/src/
-#   devmgr/steps/NN-name/edits.diff  the step's other changes (edits of existing
-#                                    files, small new build files)
-#   devmgr/src/                      the new files, at their in-tree paths
+# Generates the guest kernel patch series of every kernel line (one per
+# pin in tools/kernel-sources.txt: kernel-patches/ for the first line,
+# 6.12, kernel-patches/LINE/ for the others, e.g. 6.1) from one set of
+# sources in devmgr/:
+#   devmgr/src/                        the new files, at their in-tree paths (shared)
+#   devmgr/steps/NN-name/message       commit message (subject, body, Signed-off-by)
+#   devmgr/steps/NN-name/message-LINE  the message for LINE, if it differs
+#   devmgr/steps/NN-name/files         new files of the step, taken whole from devmgr/src/
+#   devmgr/steps/NN-name/edits.diff    the step's edits that every line shares
+#                                      (existing files, small new build files)
+#   devmgr/steps/NN-name/edits-LINE.diff  the step's edits for LINE only
 #
-# It builds a small git tree holding the pristine versions of the files the
-# series touches (plus LICENSES/ for checkpatch's SPDX check), commits each
-# step in order and runs `git format-patch`. Author, dates and git settings
-# are fixed, so the output depends only on devmgr/ and the pinned source:
-# running it again without a change gives identical bytes.
+# For each line it builds a small git tree holding the pristine versions of
+# the files the series touches (plus LICENSES/ for checkpatch's SPDX check),
+# commits each step in order and runs `git format-patch`. A step's commit is
+# its files, then edits.diff (applied with `git apply -C1`: the shared edits
+# are written against one line and placed by their nearest context in the
+# other; the generated patches carry full context and are checked with
+# `patch --fuzz=0`), then edits-LINE.diff (exact). Author, dates and git
+# settings are fixed, so the output depends only on devmgr/ and the pinned
+# source: running it again without a change gives identical bytes.
 #
-#   --out DIR        write the patches and `series` there (default: kernel-patches/)
-#   --keep-tree DIR  keep the generated git tree in DIR (for checkpatch runs)
+#   --line LINE      only this line (default: every line)
+#   --out DIR        write its patches and `series` there (needs --line)
+#   --keep-tree DIR  keep its generated git tree in DIR (needs --line);
+#                    the pristine commit is tagged `pristine`
 #
-# The pristine source is found by devmgr/pristine.sh.
+# The pristine sources are found by devmgr/pristine.sh.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
-OUT=$TOP/kernel-patches
+OUT=
 KEEP=
+LINE=
 
 AUTHOR_NAME="Seed 07df8e42 maintainers"
 AUTHOR_EMAIL="maintainers@users.noreply.h-seed-07df8e42.example"
 DATE="2026-01-01T00:00:00+0000"
-SOURCE="Debian linux-source-6.12 6.12.117-1~deb12u1"
 
 die() {
 	echo "gen-patches: $*" >&2
@@ -38,6 +48,7 @@ die() {
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
+	--line) [[ $# -ge 2 ]] || die "--line needs a line"; LINE=$2; shift 2 ;;
 	--out) [[ $# -ge 2 ]] || die "--out needs a folder"; OUT=$2; shift 2 ;;
 	--keep-tree) [[ $# -ge 2 ]] || die "--keep-tree needs a folder"; KEEP=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
@@ -45,7 +56,20 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 
-PRISTINE=$("$HERE/pristine.sh")
+# shellcheck source=devmgr/lines.sh
+. "$HERE/lines.sh"
+
+if [[ -z $LINE ]]; then
+	[[ -z $OUT && -z $KEEP ]] || die "--out and --keep-tree need --line"
+	upcall_lines | while read -r line _; do
+		"$0" --line "$line" || exit 1
+	done
+	exit
+fi
+upcall_line_info "$LINE" || exit 1
+SOURCE="Debian $LINE_PKG $LINE_VERSION"
+OUT=${OUT:-$LINE_PATCHES}
+PRISTINE=$("$HERE/pristine.sh" --line "$LINE")
 
 work=$(mktemp -d /tmp/devmgr-gen.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -67,10 +91,11 @@ mapfile -t steps < <(find "$HERE/steps" -mindepth 1 -maxdepth 1 -type d | LC_ALL
 
 # Every path the series touches, from the diffs and the file lists.
 touched() {
-	local s
+	local s d
 	for s in "${steps[@]}"; do
-		[[ -f $s/edits.diff ]] &&
-			sed -n -e 's@^--- a/@@p' -e 's@^+++ b/@@p' "$s/edits.diff"
+		for d in "$s/edits.diff" "$s/edits-$LINE.diff"; do
+			if [[ -f $d ]]; then sed -n -e 's@^--- a/@@p' -e 's@^+++ b/@@p' "$d"; fi
+		done
 		[[ -f $s/files ]] && grep -v -e '^#' -e '^$' "$s/files"
 	done | LC_ALL=C sort -u
 }
@@ -87,11 +112,14 @@ g init -q
 g add -A -f
 g commit -q -m "pristine $SOURCE"
 base=$(g rev-parse HEAD)
+g tag pristine
 
 listed=()
 for s in "${steps[@]}"; do
 	name=$(basename "$s")
-	[[ -s $s/message ]] || die "$name: no message"
+	msg=$s/message
+	[[ -f $s/message-$LINE ]] && msg=$s/message-$LINE
+	[[ -s $msg ]] || die "$name: no message"
 	if [[ -f $s/files ]]; then
 		while IFS= read -r f; do
 			[[ -z $f || $f == \#* ]] && continue
@@ -103,12 +131,16 @@ for s in "${steps[@]}"; do
 		done <"$s/files"
 	fi
 	if [[ -f $s/edits.diff ]]; then
-		g apply --whitespace=error-all "$s/edits.diff" ||
-			die "$name: edits.diff does not apply"
+		g apply -C1 --whitespace=error-all "$s/edits.diff" ||
+			die "$name: edits.diff does not apply to $LINE (move the hunk that fails into edits-LINE.diff files)"
+	fi
+	if [[ -f $s/edits-$LINE.diff ]]; then
+		g apply --whitespace=error-all "$s/edits-$LINE.diff" ||
+			die "$name: edits-$LINE.diff does not apply"
 	fi
 	g add -A -f
 	g diff --cached --quiet && die "$name: the step changes nothing"
-	g commit -q --cleanup=strip -F "$s/message"
+	g commit -q --cleanup=strip -F "$msg"
 done
 
 # Every file in devmgr/src/ must be part of the series.
@@ -134,4 +166,4 @@ if [[ -n $KEEP ]]; then
 	mkdir -p "$(dirname "$KEEP")"
 	cp -a "$tree" "$KEEP"
 fi
-echo "gen-patches: wrote ${#steps[@]} patches and series to $OUT"
+echo "gen-patches: $LINE: wrote ${#steps[@]} patches and series to ${OUT#"$TOP"/}"

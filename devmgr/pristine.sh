@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# Usage: devmgr/pristine.sh
+# Usage: devmgr/pristine.sh [--line LINE]
 #
-# Prints the path of an unpatched tree of the pinned guest kernel source
-# (Debian linux-source-6.12 6.12.117-1~deb12u1), for generating and
-# checking the patch series. In order of preference:
-#   1. $UPCALL_KERNEL_PRISTINE, if set;
-#   2. /var/tmp/upcall-ref/linux-source-6.12 (read-only reference copy);
-#   3. build/devmgr/linux-pristine, extracted once from
-#      /usr/src/linux-source-6.12.tar.xz.
-# The tree's Makefile must say 6.12.117. The tree is only read.
+# Prints the path of an unpatched tree of a kernel line's pinned source
+# (tools/kernel-sources.txt, e.g. Debian linux-source-6.12; default: the
+# first line), for generating and checking the patch series. In order of
+# preference:
+#   1. $UPCALL_KERNEL_PRISTINE, if set (default line only), or
+#      $UPCALL_KERNEL_PRISTINE_<LINE> (dots as underscores: ..._6_1);
+#   2. /var/tmp/upcall-ref/linux-source-LINE (read-only reference copy);
+#   3. build/devmgr/linux-pristine (default line) or
+#      build/devmgr/linux-pristine-LINE, extracted once from
+#      /usr/src/linux-source-LINE.tar.xz.
+# The tree's Makefile must name the pinned kernel version. It is only read.
 set -euo pipefail
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-TARBALL=/usr/src/linux-source-6.12.tar.xz
-WANT=6.12.117
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=devmgr/lines.sh
+. "$HERE/lines.sh"
+TOP=$UPCALL_TOP
+
+line=$(upcall_default_line)
+case ${1:-} in
+--line) [[ $# -eq 2 ]] || { echo "pristine: --line needs a line" >&2; exit 1; }; line=$2 ;;
+'') ;;
+*) echo "usage: devmgr/pristine.sh [--line LINE]" >&2; exit 1 ;;
+esac
+upcall_line_info "$line" || exit 1
+TARBALL=/usr/src/$LINE_PKG.tar.xz
+WANT=$LINE_KVERSION
 
 version_of() {
 	awk -F' = ' '/^VERSION/ {v=$2} /^PATCHLEVEL/ {p=$2} /^SUBLEVEL/ {s=$2}
@@ -25,18 +39,26 @@ check() {
 		[[ $(version_of "$1") == "$WANT" ]]
 }
 
-if [[ -n ${UPCALL_KERNEL_PRISTINE:-} ]]; then
-	check "$UPCALL_KERNEL_PRISTINE" ||
-		{ echo "pristine: $UPCALL_KERNEL_PRISTINE is not a $WANT tree" >&2; exit 1; }
-	echo "$UPCALL_KERNEL_PRISTINE"
+var=UPCALL_KERNEL_PRISTINE_${line//./_}
+given=${!var:-}
+if [[ -z $given && $line == "$(upcall_default_line)" ]]; then
+	given=${UPCALL_KERNEL_PRISTINE:-}
+fi
+if [[ -n $given ]]; then
+	check "$given" || { echo "pristine: $given is not a $WANT tree" >&2; exit 1; }
+	echo "$given"
 	exit 0
 fi
-if check /var/tmp/upcall-ref/linux-source-6.12; then
-	echo /var/tmp/upcall-ref/linux-source-6.12
+if check "/var/tmp/upcall-ref/$LINE_PKG"; then
+	echo "/var/tmp/upcall-ref/$LINE_PKG"
 	exit 0
 fi
 
-dest=$TOP/build/devmgr/linux-pristine
+if [[ $line == "$(upcall_default_line)" ]]; then
+	dest=$TOP/build/devmgr/linux-pristine
+else
+	dest=$TOP/build/devmgr/linux-pristine-$line
+fi
 if ! check "$dest" || [[ ! -f $dest/.upcall-extracted ]]; then
 	[[ -r $TARBALL ]] || { echo "pristine: $TARBALL is missing (tools/deps.sh)" >&2; exit 1; }
 	echo "pristine: extracting $TARBALL into ${dest#"$TOP"/} (once)" >&2

@@ -6,11 +6,29 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-# The kernel source and its pinned version: the first line of
+# The kernel source and its pinned version: a line of
 # tools/kernel-sources.txt, the one place pins are kept (tools/deps.sh
-# installs exactly that version).
-read -r KERNEL_PKG KERNEL_PKG_VERSION < <(sed -e 's/#.*//' "$TOP/tools/kernel-sources.txt" | grep -m1 '[^[:space:]]')
+# installs exactly that version). The kernel line (--line LINE or
+# KERNEL_LINE, e.g. 6.1) picks `linux-source-LINE`; by default the first
+# pin. Its series is kernel-patches/ for the first pin, kernel-patches/LINE/
+# for the others (devmgr/lines.sh), its config fragments
+# kernel-patches/config/*.config plus kernel-patches/config/LINE/*.config.
+KERNEL_LINE=${KERNEL_LINE:-}
+ARGS=("$@")
+for i in "${!ARGS[@]}"; do
+	[[ ${ARGS[$i]} == --line ]] && KERNEL_LINE=${ARGS[$((i + 1))]:-}
+done
+PINS=$(sed -e 's/#.*//' "$TOP/tools/kernel-sources.txt" | grep '[^[:space:]]' || true)
+read -r KERNEL_PKG KERNEL_PKG_VERSION < <(head -1 <<<"$PINS")
 [[ -n ${KERNEL_PKG_VERSION:-} ]] || { echo "kernel-build: error: no pin in tools/kernel-sources.txt" >&2; exit 1; }
+DEFAULT_PATCH_DIR=$TOP/kernel-patches
+if [[ -n $KERNEL_LINE && linux-source-$KERNEL_LINE != "$KERNEL_PKG" ]]; then
+	read -r KERNEL_PKG KERNEL_PKG_VERSION < <(awk -v p="linux-source-$KERNEL_LINE" '$1 == p' <<<"$PINS") || true
+	[[ -n ${KERNEL_PKG_VERSION:-} ]] ||
+		{ echo "kernel-build: error: no pin for kernel line '$KERNEL_LINE' in tools/kernel-sources.txt" >&2; exit 1; }
+	DEFAULT_PATCH_DIR=$TOP/kernel-patches/$KERNEL_LINE
+fi
+KERNEL_LINE=${KERNEL_PKG#linux-source-}
 KERNEL_TARBALL=/usr/src/$KERNEL_PKG.tar.xz
 # Bump when a change to this script changes what it builds, so old cache
 # entries are not reused.
@@ -21,14 +39,14 @@ JOBS=2
 KERNEL_BUILD_LOCK_WAIT_S=${KERNEL_BUILD_LOCK_WAIT_S:-7200}
 
 # KERNEL_PATCH_DIR: another patches folder (series + *.patch), for tests.
-PATCH_DIR=${KERNEL_PATCH_DIR:-$TOP/kernel-patches}
+PATCH_DIR=${KERNEL_PATCH_DIR:-$DEFAULT_PATCH_DIR}
 SERIES=$PATCH_DIR/series
 WORK_ROOT=$TOP/build/kernel
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/upcall/kernel
 
 usage() {
 	cat <<EOF
-Usage: tools/kernel-build.sh [--config FRAG]... [--out FILE] [--headers DIR]
+Usage: tools/kernel-build.sh [--line LINE] [--config FRAG]... [--out FILE] [--headers DIR]
                              [--source-tarball FILE --source-version V]
        tools/kernel-build.sh --print-key [--config FRAG]...
        tools/kernel-build.sh --verify-config DOTCONFIG [--config FRAG]...
@@ -44,6 +62,10 @@ Results are cached in \${XDG_CACHE_HOME:-\$HOME/.cache}/upcall/kernel/<key>/
 series file, every patch it names, the fragments and this script's version.
 A cache hit copies the files and extracts nothing.
 
+  --line LINE     kernel line to build (a pin of tools/kernel-sources.txt,
+                  linux-source-LINE; default: the first, $(head -1 <<<"$PINS" | awk '{print $1}'));
+                  also KERNEL_LINE=LINE. Patches from kernel-patches/LINE/
+                  unless it is the first line
   --config FRAG   config fragment to merge (repeatable, in the order given;
                   default: kernel-patches/config/*.config, sorted)
   --out FILE      where to copy bzImage (default: build/guest/bzImage);
@@ -317,6 +339,7 @@ main() {
 		--headers) [[ $# -ge 2 ]] || die "--headers needs a folder"; HEADERS=$(realpath -m "$2"); shift 2 ;;
 		--source-tarball) [[ $# -ge 2 ]] || die "--source-tarball needs a file"; SOURCE_TARBALL=$(realpath "$2"); shift 2 ;;
 		--source-version) [[ $# -ge 2 ]] || die "--source-version needs a version"; SOURCE_VERSION=$2; shift 2 ;;
+		--line) [[ $# -ge 2 ]] || die "--line needs a kernel line"; shift 2 ;;
 		--print-key) PRINT_KEY=1; shift ;;
 		--verify-config) [[ $# -ge 2 ]] || die "--verify-config needs a .config"; VERIFY=$2; shift 2 ;;
 		-h | --help) usage; exit 0 ;;
@@ -328,7 +351,8 @@ main() {
 		die "--source-tarball and --source-version go together"
 	[[ -z $SOURCE_VERSION ]] || KERNEL_PKG_VERSION=$SOURCE_VERSION
 	if [[ ${#FRAGS[@]} -eq 0 ]]; then
-		mapfile -t FRAGS < <(compgen -G "$TOP/kernel-patches/config/*.config" | LC_ALL=C sort)
+		mapfile -t FRAGS < <(compgen -G "$TOP/kernel-patches/config/*.config" | LC_ALL=C sort
+			compgen -G "$TOP/kernel-patches/config/$KERNEL_LINE/*.config" | LC_ALL=C sort)
 		[[ ${#FRAGS[@]} -gt 0 ]] || die "no config fragments in kernel-patches/config/"
 	fi
 	for f in "${FRAGS[@]}"; do

@@ -27,7 +27,7 @@
 #include <linux/refcount.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/string_choices.h>
+#include <linux/string_helpers.h>
 #include <linux/upcall.h>
 #include <linux/workqueue.h>
 

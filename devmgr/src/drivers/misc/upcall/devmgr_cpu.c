@@ -29,6 +29,7 @@
 #include <linux/smp.h>
 
 #include <asm/apic.h>
+#include <asm/cpu.h>
 
 #include "devmgr.h"
 

@@ -1,0 +1,42 @@
+# Sourced by the devmgr/ scripts: the kernel lines the series is made for.
+# Each line of tools/kernel-sources.txt (`linux-source-LINE VERSION`) is a
+# line, e.g. 6.12 and 6.1; the first one is the default line (the guests'
+# kernel). Its series is in kernel-patches/, every other line's in
+# kernel-patches/LINE/.
+
+UPCALL_TOP=${UPCALL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+
+# Prints "LINE PACKAGE VERSION" for every pin, the default line first.
+upcall_lines() {
+	sed -e 's/#.*//' "$UPCALL_TOP/tools/kernel-sources.txt" |
+		awk 'NF == 2 && $1 ~ /^linux-source-/ {
+			line = $1; sub(/^linux-source-/, "", line); print line, $1, $2 }'
+}
+
+# upcall_line_info LINE: sets LINE_PKG, LINE_VERSION (Debian version),
+# LINE_KVERSION (the kernel's, e.g. 6.1.192), LINE_PATCHES (its series
+# folder); fails for a line without a pin.
+upcall_line_info() {
+	local want=$1 line pkg version first=
+	while read -r line pkg version; do
+		[[ -z $first ]] && first=$line
+		if [[ $line == "$want" ]]; then
+			LINE_PKG=$pkg
+			LINE_VERSION=$version
+			LINE_KVERSION=${version%%-*}
+			if [[ $line == "$first" ]]; then
+				LINE_PATCHES=$UPCALL_TOP/kernel-patches
+			else
+				LINE_PATCHES=$UPCALL_TOP/kernel-patches/$line
+			fi
+			return 0
+		fi
+	done < <(upcall_lines)
+	echo "no kernel line '$want' in tools/kernel-sources.txt (lines: $(upcall_lines | awk '{print $1}' | tr '\n' ' '))" >&2
+	return 1
+}
+
+# The default line (first pin).
+upcall_default_line() {
+	upcall_lines | awk 'NR == 1 {print $1}'
+}
