@@ -113,3 +113,16 @@ key() {
 	[[ $status -ne 0 ]]
 	[[ $output == *"--source-tarball and --source-version go together"* ]]
 }
+
+@test "--line picks another pin of tools/kernel-sources.txt (6.1) and keys it apart; an unknown line is refused" {
+	local k612 k61
+	k612=$(key)
+	[[ $("$KB" --line 6.12 --print-key "${FRAGS[@]}") == "$k612" ]]
+	k61=$("$KB" --line 6.1 --print-key "${FRAGS[@]}")
+	[[ $k61 =~ ^[0-9a-f]{16}$ && $k61 != "$k612" ]]
+	[[ $(KERNEL_LINE=6.1 "$KB" --print-key "${FRAGS[@]}") == "$k61" ]]
+	[[ $("$KB" --line 6.1 --help) == *"linux-source-6.1 $(awk '/^linux-source-6.1 /{print $2}' "$TOP/tools/kernel-sources.txt")"* ]]
+	run "$KB" --line 5.4 --print-key "${FRAGS[@]}"
+	[[ $status -ne 0 ]]
+	[[ $output == *"no pin for kernel line '5.4'"* ]]
+}

@@ -30,6 +30,10 @@ console lines, and stops the VM).
                      transport is written to RUN/devices.json
   --append ARGS      more kernel command line arguments (after $VM_APPEND)
   --kernel F         default $VM_KERNEL, else build/guest/bzImage
+  --kernel-line L    the guest kernel of kernel line L (a pin of
+                     tools/kernel-sources.txt: 6.12, the default, is
+                     build/guest/bzImage; 6.1 is build/guest/bzImage-6.1);
+                     default $VM_KERNEL_LINE
   --initrd F         default $VM_INITRD, else build/guest/initramfs.cpio.gz
   --cid N            guest vsock CID (default 3)
   --no-vsock         no vsock device even if build/bin/upcall-vsockd exists
@@ -98,6 +102,22 @@ vm_start_vsockd() {
 	done
 }
 
+# vm_line_kernel LINE: the guest kernel built for kernel line LINE
+# (tools/kernel-sources.txt: the first pin's is build/guest/bzImage, any
+# other's build/guest/bzImage-LINE).
+vm_line_kernel() {
+	local lines
+	lines=$(sed -e 's/#.*//' "$VM_TOP/tools/kernel-sources.txt" |
+		awk '$1 ~ /^linux-source-/ {sub(/^linux-source-/, "", $1); print $1}')
+	grep -qxF -- "$1" <<<"$lines" ||
+		vm_die "start: no kernel line '$1' (lines: $(echo $lines))"
+	if [[ $1 == "$(head -1 <<<"$lines")" ]]; then
+		echo "$VM_TOP/build/guest/bzImage"
+	else
+		echo "$VM_TOP/build/guest/bzImage-$1"
+	fi
+}
+
 vm_start() {
 	local VM_DIR='' machine='' cpus=1 maxcpus='' mem=256M append='' kernel initrd
 	local maxmem='' mem_slots=''
@@ -106,10 +126,13 @@ vm_start() {
 	[[ -n ${VM_APPEND:-} ]] && append=" $VM_APPEND"
 	local cid=3 vsock=1 ready=$VM_READY_DEFAULT timeout=60 disks=()
 	kernel=${VM_KERNEL:-$VM_TOP/build/guest/bzImage}
+	if [[ -z ${VM_KERNEL:-} && -n ${VM_KERNEL_LINE:-} ]]; then
+		kernel=$(vm_line_kernel "$VM_KERNEL_LINE") || exit 1
+	fi
 	initrd=${VM_INITRD:-$VM_TOP/build/guest/initramfs.cpio.gz}
 	while [[ $# -gt 0 ]]; do
 		case $1 in
-		--dir | --machine | --cpus | --maxcpus | --mem | --disk | --append | --kernel | \
+		--dir | --machine | --cpus | --maxcpus | --mem | --disk | --append | --kernel | --kernel-line | \
 			--initrd | --cid | --ready | --timeout | --maxmem | --mem-slots)
 			[[ $# -ge 2 ]] || vm_die "start: $1 needs a value" ;;
 		esac
@@ -124,6 +147,7 @@ vm_start() {
 		--disk) disks+=("$2"); shift 2 ;;
 		--append) append="$append $2"; shift 2 ;;
 		--kernel) kernel=$2; shift 2 ;;
+		--kernel-line) kernel=$(vm_line_kernel "$2") || exit 1; shift 2 ;;
 		--initrd) initrd=$2; shift 2 ;;
 		--cid) cid=$2; shift 2 ;;
 		--no-vsock) vsock=0; shift ;;
