@@ -43,6 +43,11 @@ mapfile -t steps < <(find "$here/steps" -mindepth 1 -maxdepth 1 -type d | LC_ALL
 [[ ${#commits[@]} -eq ${#steps[@]} ]] ||
 	die "${#commits[@]} commits after $base but ${#steps[@]} step folders"
 
+# The file names and changed lines of a diff, without context.
+changes() {
+	grep -e '^+' -e '^-' -e '^diff --git' "$1" || true
+}
+
 # Paths a diff changes.
 paths_of() {
 	[[ -f $1 ]] || return 0
@@ -73,13 +78,21 @@ for i in "${!commits[@]}"; do
 			own+=("$f")
 		fi
 	done
+	# A diff whose changed lines are the same as before is kept as it is,
+	# so an export from one line does not rewrite the shared diffs with
+	# the other line's context and line numbers.
 	write() {
 		local out=$1
 		shift
 		if [[ $# -eq 0 ]]; then
 			rm -f "$out"
+			return
+		fi
+		git -C "$tree" -c core.abbrev=9 diff --no-color --no-ext-diff --no-renames "$c~1" "$c" -- "$@" >"$out.new"
+		if [[ -f $out ]] && cmp -s <(changes "$out") <(changes "$out.new"); then
+			rm -f "$out.new"
 		else
-			git -C "$tree" -c core.abbrev=9 diff --no-color --no-ext-diff --no-renames "$c~1" "$c" -- "$@" >"$out"
+			mv -f "$out.new" "$out"
 		fi
 	}
 	write "$step/edits.diff" "${shared[@]}"
