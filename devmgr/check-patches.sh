@@ -33,12 +33,20 @@ series() {
 stale_check() {
 	rm -rf "$work/gen" "$work/gen2" "$work/gen3"
 	"$HERE/gen-patches.sh" --line "$LINE" --out "$work/gen" >/dev/null 2>&1 || return 1
-	# Other lines' folders and config/ are not this line's series.
-	diff -u <(cd "$work/gen" && ls) <(cd "$PATCHES" && ls -p | grep -v /) &&
-		for f in "$work/gen"/*; do diff -u "$f" "$PATCHES/$(basename "$f")" || return 1; done || {
-		echo "${PATCHES#"$TOP"/} differs from what devmgr/ generates for $LINE: run 'make kernel-patches' and commit"
+	# Only the files: other lines' folders and config/ are not this
+	# line's series.
+	local f
+	if ! diff -u <(cd "$work/gen" && find . -maxdepth 1 -type f | LC_ALL=C sort) \
+		<(cd "$PATCHES" && find . -maxdepth 1 -type f | LC_ALL=C sort); then
+		echo "${PATCHES#"$TOP"/} has other files than devmgr/ generates for $LINE: run 'make kernel-patches' and commit"
 		return 1
-	}
+	fi
+	for f in "$work/gen"/*; do
+		diff -u "$f" "$PATCHES/$(basename "$f")" || {
+			echo "${PATCHES#"$TOP"/} differs from what devmgr/ generates for $LINE: run 'make kernel-patches' and commit"
+			return 1
+		}
+	done
 }
 
 # Generation is deterministic: a second run gives the same bytes, and a
@@ -49,7 +57,7 @@ determinism_check() {
 	rm -rf "$work/devmgr-copy"
 	cp -a "$HERE" "$work/devmgr-copy"
 	local m
-	for m in "$work/devmgr-copy/steps/$(ls "$work/devmgr-copy/steps" | head -1)"/message*; do
+	for m in "$(find "$work/devmgr-copy/steps" -mindepth 1 -maxdepth 1 -type d | LC_ALL=C sort | head -1)"/message*; do
 		echo "Changed." >>"$m"
 	done
 	UPCALL_TOP=$TOP "$work/devmgr-copy/gen-patches.sh" --line "$LINE" --out "$work/gen3" >/dev/null 2>&1 || return 1

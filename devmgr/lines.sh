@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # the LINE_* variables are for the caller
 # Sourced by the devmgr/ scripts: the kernel lines the series is made for.
 # Each line of tools/kernel-sources.txt (`linux-source-LINE VERSION`) is a
 # line, e.g. 6.12 and 6.1; the first one is the default line (the guests'

@@ -110,7 +110,7 @@ vm_line_kernel() {
 	lines=$(sed -e 's/#.*//' "$VM_TOP/tools/kernel-sources.txt" |
 		awk '$1 ~ /^linux-source-/ {sub(/^linux-source-/, "", $1); print $1}')
 	grep -qxF -- "$1" <<<"$lines" ||
-		vm_die "start: no kernel line '$1' (lines: $(echo $lines))"
+		vm_die "start: no kernel line '$1' (lines: $(paste -sd' ' <<<"$lines"))"
 	if [[ $1 == "$(head -1 <<<"$lines")" ]]; then
 		echo "$VM_TOP/build/guest/bzImage"
 	else
