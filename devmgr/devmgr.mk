@@ -13,6 +13,7 @@
 #   make kernel-export [LINE=6.1]     edits committed there back into devmgr/
 #   make kernel-range-diff [LINE=6.1] [OLD=rev]  git range-diff of the
 #                                     series at OLD (HEAD) and the working one
+#   make kernel-line-counts    lines of kernel code shared by both lines and per line
 #
 # Variables and targets here start with DEVMGR_ / kernel-.
 
@@ -36,7 +37,8 @@ CHECK_SUITES += kernel-patches kernel-configs kernel-e2e kernel-e2e-6.1
 CLEAN_DIRS += $(BUILD)/devmgr
 
 .PHONY: kernel-patches check-kernel-patches check-kernel-configs check-kernel-e2e \
-	check-kernel-e2e-6.1 kernel-tree kernel-export kernel-range-diff
+	check-kernel-e2e-6.1 kernel-tree kernel-export kernel-range-diff \
+	kernel-line-counts
 
 kernel-patches:
 	$(call quiet,GEN,kernel-patches/)
@@ -80,3 +82,6 @@ kernel-export:
 
 kernel-range-diff:
 	$(Q)devmgr/range-diff.sh --line $(LINE) $(or $(OLD),HEAD)
+
+kernel-line-counts:
+	$(Q)devmgr/line-counts.sh
