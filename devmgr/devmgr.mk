@@ -34,6 +34,10 @@ LINE ?= 6.12
 
 ALL_TARGETS += $(DEVMGR_KERNEL_6.1)
 CHECK_SUITES += kernel-patches kernel-configs kernel-e2e kernel-e2e-6.1
+# make check builds the 6.1 kernel in the background while the other suites
+# run, and runs kernel-e2e-6.1, its only user, last (Makefile).
+CHECK_LATE_SUITES += kernel-e2e-6.1
+CHECK_PREFETCH += $(DEVMGR_KERNEL_6.1)
 CLEAN_DIRS += $(BUILD)/devmgr
 
 .PHONY: kernel-patches check-kernel-patches check-kernel-configs check-kernel-e2e \
