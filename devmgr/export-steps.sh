@@ -27,12 +27,9 @@ die() {
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=devmgr/lines.sh
 . "$here/lines.sh"
-line=$(upcall_default_line)
-if [[ ${1:-} == --line ]]; then
-	[[ $# -ge 2 ]] || die "--line needs a line"
-	line=$2
-	shift 2
-fi
+upcall_line_opt "$@" || exit 1
+line=$LINE
+set -- "${LINE_REST[@]}"
 upcall_line_info "$line" || exit 1
 [[ $# -eq 1 || $# -eq 2 ]] || die "usage: $0 [--line LINE] KERNEL_GIT_TREE [BASE_COMMIT]"
 tree=$1

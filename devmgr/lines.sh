@@ -41,3 +41,16 @@ upcall_line_info() {
 upcall_default_line() {
 	upcall_lines | awk 'NR == 1 {print $1}'
 }
+
+# upcall_line_opt [--line LINE] ARGS...: the optional leading `--line LINE`
+# of a script's arguments. Sets LINE (the default line without it) and the
+# array LINE_REST (the arguments after it); fails when --line has no value.
+# Usage: upcall_line_opt "$@" || exit 1; set -- "${LINE_REST[@]}"
+upcall_line_opt() {
+	LINE=$(upcall_default_line)
+	LINE_REST=("$@")
+	[[ ${1:-} == --line ]] || return 0
+	[[ $# -ge 2 ]] || { echo "${0##*/}: --line needs a line" >&2; return 1; }
+	LINE=$2
+	LINE_REST=("${@:3}")
+}

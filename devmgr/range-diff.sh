@@ -17,12 +17,9 @@ die() {
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=devmgr/lines.sh
 . "$here/lines.sh"
-line=$(upcall_default_line)
-if [[ ${1:-} == --line ]]; then
-	[[ $# -ge 2 ]] || die "--line needs a line"
-	line=$2
-	shift 2
-fi
+upcall_line_opt "$@" || exit 1
+line=$LINE
+set -- "${LINE_REST[@]}"
 [[ $# -le 1 ]] || die "usage: $0 [--line LINE] [OLD]"
 old=${1:-HEAD}
 upcall_line_info "$line" || exit 1
