@@ -13,8 +13,9 @@ initramfs, QEMU options and kernel command line:
           tests/bench/acpi-kernel/; vCPUs through QMP device_add, onlined in
           the guest by cpu-onliner (udev's rule: write 1 to .../online on the
           CPU's "add" uevent), which reports each online CPU over vsock;
-          removed through QMP device_del until QEMU's DEVICE_DELETED (the
-          guest offlines and ejects through ACPI).
+          removed through QMP device_del until QEMU has unplugged the vCPU
+          (the guest offlines and ejects through ACPI: DEVICE_DELETED, or
+          the guest's successful eject _OST; see wait_vcpu_unplugged()).
 
 Each run boots each guest once (alternating which goes first) and measures,
 on the host's CLOCK_MONOTONIC: boot to the agent's READY line (the
@@ -127,16 +128,14 @@ class Qmp:
             else:
                 return r.get("return")
 
-    def wait_event(self, name, device, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, e in enumerate(self.events):
-                if e["event"] == name and e.get("data", {}).get("device") == device:
-                    del self.events[i]
-                    return
+    def next_event(self, deadline):
+        """The oldest event not yet taken (events that came with a command's
+        reply first), waiting until DEADLINE (time.monotonic() seconds);
+        None when the deadline passes."""
+        while not self.events:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BenchError("no %s for %s within %.0f s" % (name, device, timeout))
+                return None
             self.sock.settimeout(left)
             try:
                 r = self._read()
@@ -146,6 +145,50 @@ class Qmp:
                 self.sock.settimeout(STEP_TIMEOUT)
             if "event" in r:
                 self.events.append(r)
+        return self.events.pop(0)
+
+    def wait_vcpu_unplugged(self, dev, timeout):
+        """Waits, after device_del of vCPU DEV, until QEMU has removed it.
+
+        QEMU sends DEVICE_DELETED when a device object is finalized. QEMU
+        7.2 never finalizes an ejected vCPU (seen here: the one DEVICE_DELETED
+        after the eject is its lapic child's, path .../DEV/lapic, no device
+        id, while query-hotpluggable-cpus already lists the slot as free), so
+        DEVICE_DELETED for DEV is not the only end: the guest's _OST for the
+        eject (ACPI_DEVICE_OST, source 3 = eject request, status 0) for
+        DEV's slot also is. The guest evaluates that _OST after _EJ0, and
+        QEMU unplugs the vCPU inside _EJ0's register write, so by then the
+        vCPU is gone; the caller checks that with query-hotpluggable-cpus.
+        DEV's slot is learnt from its earlier _OST events (hot-add, "eject in
+        progress"), which carry the device id. Returns the event's name.
+        Raises BenchError on a failed eject (_OST status other than 0 or
+        0x84, "ejection in progress") or at the timeout, naming the events
+        that came."""
+        deadline = time.monotonic() + timeout
+        slot, seen = None, []
+        while True:
+            e = self.next_event(deadline)
+            if e is None:
+                raise BenchError("no DEVICE_DELETED for %s and no successful eject _OST "
+                                 "for its slot %s within %.0f s; events: %s"
+                                 % (dev, slot, timeout, " ".join(seen) or "none"))
+            name, data = e["event"], e.get("data", {})
+            if name == "DEVICE_DELETED" and data.get("device") == dev:
+                return name
+            info = data.get("info", {}) if name == "ACPI_DEVICE_OST" else {}
+            seen.append("%s%s" % (name, json.dumps(info or data, sort_keys=True)))
+            if info.get("device") == dev:
+                slot = info.get("slot")
+            if name == "DEVICE_UNPLUG_GUEST_ERROR" and data.get("device") == dev:
+                raise BenchError("the guest refused to unplug %s" % dev)
+            if not info or info.get("source") != 3 or slot is None or \
+                    info.get("slot") != slot:
+                continue
+            if info.get("status") == 0:
+                return name
+            if info.get("status") != 0x84:
+                raise BenchError("the guest failed to eject %s: _OST status %#x"
+                                 % (dev, info.get("status", -1)))
 
     def close(self):
         self.sock.close()
@@ -287,8 +330,12 @@ class Guest:
         dev = self.added.pop()
         t0 = now_ms()
         self.qmp.cmd("device_del", {"id": dev})
-        self.qmp.wait_event("DEVICE_DELETED", dev, STEP_TIMEOUT)
-        return now_ms() - t0
+        self.qmp.wait_vcpu_unplugged(dev, STEP_TIMEOUT)
+        t1 = now_ms()
+        path = "/machine/peripheral/" + dev
+        if any(s.get("qom-path") == path for s in self.qmp.cmd("query-hotpluggable-cpus")):
+            raise BenchError("the guest ejected %s but QEMU still has it" % dev)
+        return t1 - t0
 
     def ctl(self, *args, verbose=False):
         cmd = [CTL] + (["-vv"] if verbose else []) + ["--run", self.dir] + list(args)
@@ -366,6 +413,18 @@ def run_acpi(g, res):
     res["del1"].append(g.acpi_del())
 
 
+def keep_console(g, name):
+    """Copies a failed guest's console to build/bench/failed/NAME.console.log
+    (the run's directory is removed) and says where."""
+    dst = os.path.join(TOP, "build", "bench", "failed", name + ".console.log")
+    try:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(os.path.join(g.dir, "console.log"), dst)
+        sys.stderr.write("hotplug-bench: %s guest's console kept in %s\n" % (g.kind, dst))
+    except OSError as e:
+        sys.stderr.write("hotplug-bench: could not keep the console: %s\n" % e)
+
+
 def guest_round(kind, kernel, initrd, append, tmp, i, res):
     g = Guest(kind, os.path.join(tmp, "%s-%d" % (kind, i)), kernel, initrd, append)
     try:
@@ -376,6 +435,9 @@ def guest_round(kind, kernel, initrd, append, tmp, i, res):
                              % (kind, online, MAXCPUS - 2))
         res["kernel"] = g.kernel_version
         res["clocksource"].add(g.clocksource)
+    except BenchError:
+        keep_console(g, "%s-%d" % (kind, i))
+        raise
     finally:
         g.stop()
     shutil.rmtree(g.dir, ignore_errors=True)
