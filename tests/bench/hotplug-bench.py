@@ -23,13 +23,15 @@ launcher's BOOT_TO_READY_MS), hot-add of 1 vCPU, hot-add of 4 more,
 hot-remove of 1. Both kernels get the same lpj= (by default the value the
 upcall kernel's boot CPU computes at a first, uncounted boot, or, when it
 cannot calibrate its TSC, the host's TSC frequency / HZ), so no hot-added
-CPU calibrates its delay loop. SIGTERM stops the guests and the run. Then one more upcall guest gives
-the breakdown of single vCPU adds: the host client's steps (upcall-ctl -vv
+CPU calibrates its delay loop, and the same tsc_early_khz= (by default
+lpj= * HZ / 1000), so that both delay on the TSC. SIGTERM stops the
+guests and the run. Then one more upcall guest gives the breakdown of single vCPU adds: the host client's steps (upcall-ctl -vv
 times), the wire (a request the guest refuses at once), and the guest's
 part from its own log line (time to register the CPU, time in
 device_online(), i.e. the kernel's cpuhp bring-up).
 
-Usage: hotplug-bench.py [--runs N] [--lpj auto|none|N] [--append ARGS]
+Usage: hotplug-bench.py [--runs N] [--lpj auto|none|N] [--tsc-khz auto|none|N]
+                        [--append ARGS]
                         [--no-breakdown | --breakdown-only] [--breakdown-adds N]
 Environment: BENCH_UPCALL_KERNEL, BENCH_ACPI_KERNEL, BENCH_TRACE_KERNEL,
 BENCH_INITRD, BENCH_ONLINER override the images. Prints figures only; it
@@ -527,7 +529,7 @@ def breakdown(kernel, initrd, append, tmp, adds, lpj):
     guest runs with tsc=reliable so that its clocksource is the TSC, not
     4 ms jiffies)."""
     append += " tsc=reliable"
-    if lpj:
+    if lpj and "tsc_early_khz=" not in append:
         # lpj is TSC cycles per jiffy: the TSC's frequency, which the guest
         # cannot always measure against the PIT on a loaded host.
         append += " tsc_early_khz=%d" % (lpj * kernel_hz(kernel) // 1000)
@@ -601,6 +603,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--lpj", default="auto")
+    ap.add_argument("--tsc-khz", default="auto",
+                    help="tsc_early_khz= for both guests: auto (from lpj=), none, or N")
     ap.add_argument("--append", default="")
     ap.add_argument("--no-breakdown", action="store_true")
     ap.add_argument("--breakdown-adds", type=int, default=5)
@@ -634,6 +638,25 @@ def main():
             how = "lpj=%d on both (--lpj)" % lpj
         if lpj:
             append += " lpj=%d" % lpj
+        # The TSC's frequency, for both guests alike. Without it, a guest
+        # that cannot calibrate its TSC against the PIT (often, on a loaded
+        # host) calibrates it against the HPET if it has one (the ACPI
+        # guest: QEMU's ACPI tables describe it) and otherwise gives the TSC
+        # up (the upcall guest), and then its udelay() is the lpj= loop,
+        # far slower than real time under TCG: the two guests' CPU
+        # bring-ups would not run the same delays.
+        if a.tsc_khz == "auto" and lpj:
+            khz = lpj * kernel_hz(up_k) // 1000
+            how += "; tsc_early_khz=%d on both (lpj= * HZ), so both delay on the TSC" % khz
+        elif a.tsc_khz in ("auto", "none"):
+            khz = None
+            how += "; no tsc_early_khz= (a guest without a PIT or HPET calibration " \
+                "delays on the lpj= loop)"
+        else:
+            khz = int(a.tsc_khz)
+            how += "; tsc_early_khz=%d on both (--tsc-khz)" % khz
+        if khz:
+            append += " tsc_early_khz=%d" % khz
         if a.breakdown_only:
             print("calibration: " + how)
             print_breakdown(breakdown(up_k, initrd, append, tmp, a.breakdown_adds, lpj))
