@@ -643,7 +643,7 @@ def main():
         # host) calibrates it against the HPET if it has one (the ACPI
         # guest: QEMU's ACPI tables describe it) and otherwise gives the TSC
         # up (the upcall guest), and then its udelay() is the lpj= loop,
-        # far slower than real time under TCG: the two guests' CPU
+        # whose speed under TCG is not the TSC's: the two guests' CPU
         # bring-ups would not run the same delays.
         if a.tsc_khz == "auto" and lpj:
             khz = lpj * kernel_hz(up_k) // 1000
