@@ -53,10 +53,12 @@ $(UAPI_STAMP): $(GUEST_KERNEL_TARBALL)
 
 # Printed at the end of every `make`: sizes of what goes into the guest.
 # It depends on every other target of `all` (secondary expansion: fragments
-# included after this one append to ALL_TARGETS too), so it comes last.
+# included after this one append to ALL_TARGETS too), so it comes last;
+# except CHECK_PREFETCH's, which `make check` builds in the background and
+# would otherwise build first through this target.
 .PHONY: guest-sizes
 .SECONDEXPANSION:
-guest-sizes: $$(filter-out guest-sizes,$$(ALL_TARGETS))
+guest-sizes: $$(filter-out guest-sizes $$(CHECK_PREFETCH),$$(ALL_TARGETS))
 	@for f in $(GUEST_KERNEL) $(GUEST_INITRAMFS) $(GUEST_AGENT); do \
 		[ -f "$$f" ] && printf '  %-8s %9d bytes  %s\n' SIZE "$$(stat -c %s "$$f")" "$${f#$(TOP)/}"; \
 	done; true
