@@ -63,20 +63,15 @@ done
 [[ ${#FRAGS[@]} -gt 0 ]] || die "no --config fragment given"
 
 mapfile -t series < <(grep -v -e '^#' -e '^$' "$PATCHES/series")
+# kernel-build.sh's key covers the source version, the series, every patch
+# and the fragments; add what only this script varies.
+keyargs=()
+for f in "${FRAGS[@]}"; do
+	keyargs+=(--config "$f")
+done
 key=$({
 	echo "script $SCRIPT_VERSION arch $ARCH"
-	keyargs=()
-	for f in "${FRAGS[@]}"; do
-		keyargs+=(--config "$f")
-	done
 	"$TOP/tools/kernel-build.sh" --print-key "${keyargs[@]}"
-	for p in "${series[@]}"; do
-		echo "patch $p"
-		sha256sum <"$PATCHES/$p"
-	done
-	for f in "${FRAGS[@]}"; do
-		sha256sum <"$f"
-	done
 } | sha256sum | cut -c1-16)
 entry=$CACHE_ROOT/objs-$NAME-$key
 
