@@ -69,10 +69,10 @@ AGENT_HOST_IO_SRCS := agent/loop.c agent/fdio.c agent/log.c agent/children.c \
 	agent/exec.c
 
 $(BUILD)/agent/tests/test_%: tests/unit/agent/test_%.c $(AGENT_PURE_SRCS) \
-		$(AGENT_HOST_IO_SRCS) $(wildcard agent/*.h)
+		$(AGENT_HOST_IO_SRCS) $(wildcard agent/*.h) $(SAN_STAMP)
 	$(call quiet,HOSTCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -Iagent $(JSONC_CFLAGS) -o $@ $< \
+	$(Q)$(SAN_CC) $(HOST_CFLAGS) $(SAN_CFLAGS) -Iagent $(JSONC_CFLAGS) -o $@ $< \
 		$(AGENT_PURE_SRCS) $(AGENT_HOST_IO_SRCS) $(JSONC_LIBS) -lcmocka
 
 CHECK_SUITES += unit-agent

@@ -43,10 +43,10 @@ $(HC_OUT)/obj/%.o: $(HC_DIR)/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(HOST_CC) $(HC_CFLAGS) -c -o $@ $<
 
-$(HC_OUT)/san/%.o: $(HC_DIR)/%.c
+$(HC_OUT)/san/%.o: $(HC_DIR)/%.c $(SAN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HC_CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
+	$(Q)$(SAN_CC) $(HC_CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
 
 $(HC_A): $(HC_LIB_OBJS)
 	$(call quiet,AR,$@)
@@ -109,28 +109,28 @@ HC_TEST_CFLAGS := $(HOST_CFLAGS) $(SAN_CFLAGS) $(HC_CPPFLAGS) $(HC_JSONC_CFLAGS)
 HC_TEST_LIBS := $(HC_JSONC_LIBS) -lcmocka -lpthread
 HC_FAKE_OBJS := $(HC_TEST_OUT)/fake-guest.o $(HC_TEST_OUT)/fake-qmp.o
 
-$(HC_TEST_OUT)/%.o: $(HC_TEST_DIR)/%.c
+$(HC_TEST_OUT)/%.o: $(HC_TEST_DIR)/%.c $(SAN_STAMP)
 	$(call quiet,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(HC_TEST_CFLAGS) -c -o $@ $<
+	$(Q)$(SAN_CC) $(HC_TEST_CFLAGS) -c -o $@ $<
 
 $(HC_TEST_OUT)/test-session: $(HC_TEST_OUT)/test_session.o $(HC_FAKE_OBJS) $(HC_SAN_LIB_OBJS)
 	$(call quiet,LD,$@)
-	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
 
 $(HC_TEST_OUT)/test-qmp: $(HC_TEST_OUT)/test_qmp.o $(HC_FAKE_OBJS) $(HC_SAN_CORE_OBJS) $(HC_SAN_LIB_OBJS)
 	$(call quiet,LD,$@)
-	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
 
 # The cpu planner alone: pure, so no fakes.
 $(HC_TEST_OUT)/test-plan: $(HC_TEST_OUT)/test_plan.o $(HC_OUT)/san/ctl/cpu-plan.o
 	$(call quiet,LD,$@)
-	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_TEST_LIBS)
 
 # The fakes as one program, for the CLI tests: a VM run folder without a VM.
 $(HC_TEST_OUT)/fake-vm: $(HC_TEST_OUT)/fake-vm.o $(HC_FAKE_OBJS)
 	$(call quiet,LD,$@)
-	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_JSONC_LIBS) -lpthread
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_JSONC_LIBS) -lpthread
 
 -include $(wildcard $(HC_TEST_OUT)/*.d)
 
@@ -150,7 +150,7 @@ check-unit-cpu-plan: $(HC_TEST_OUT)/test-plan
 # upcall-ctl built with ASan/UBSan (leak checks included) for the CLI tests.
 $(HC_TEST_OUT)/upcall-ctl-san: $(HC_OUT)/san/ctl/upcall-ctl.o $(HC_SAN_CORE_OBJS) $(HC_SAN_LIB_OBJS)
 	$(call quiet,LD,$@)
-	$(Q)$(HOST_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_JSONC_LIBS)
+	$(Q)$(SAN_CC) $(SAN_CFLAGS) -o $@ $^ $(HC_JSONC_LIBS)
 
 check-cli-host-client: $(HC_CTL) $(HC_TEST_OUT)/upcall-ctl-san $(HC_TEST_OUT)/fake-vm
 	$(Q)HC_CTL=$(HC_TEST_OUT)/upcall-ctl-san HC_FAKE_VM=$(HC_TEST_OUT)/fake-vm HC_MAN=$(TOP)/$(HC_MAN) \

@@ -54,10 +54,10 @@ VSOCKD_TEST_SRCS := $(wildcard tests/unit/vsock/test_*.c)
 VSOCKD_TEST_BINS := $(patsubst tests/unit/vsock/%.c,$(BUILD)/vsock-backend/tests/%,$(VSOCKD_TEST_SRCS))
 
 $(BUILD)/vsock-backend/tests/test_%: tests/unit/vsock/test_%.c $(VSOCKD_LIB_SRCS) \
-		$(wildcard tests/unit/vsock/*.h vsock-backend/*.h)
+		$(wildcard tests/unit/vsock/*.h vsock-backend/*.h) $(SAN_STAMP)
 	$(call quiet,HOSTCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(HOST_CC) $(filter-out -MMD -MP,$(HOST_CFLAGS)) $(SAN_CFLAGS) \
+	$(Q)$(SAN_CC) $(filter-out -MMD -MP,$(HOST_CFLAGS)) $(SAN_CFLAGS) \
 		-Ivsock-backend -Itests/unit/vsock -o $@ $< $(VSOCKD_LIB_SRCS) -lcmocka
 
 CHECK_SUITES += unit-vsock

@@ -282,7 +282,10 @@ static enum conn_verdict guest_rw(struct vsock_conn *c, const struct vsock_hdr *
 			 c->local_port, c->peer_port);
 		return CONN_RESET;
 	}
-	if (!c->buf && h->len) {
+	/* An empty RW only carries credit, already taken: nothing to store. */
+	if (!h->len)
+		return CONN_KEEP;
+	if (!c->buf) {
 		/* Lazily: memory is live connections x buffered data. */
 		c->buf = malloc(c->buf_cap);
 		if (!c->buf) {

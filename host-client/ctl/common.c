@@ -164,8 +164,8 @@ int ctl_global_option(struct ctl *c, int opt, const char *arg)
 	return 1;
 }
 
-static void vreport(struct ctl *c, int code, int err, const char *fmt,
-		    va_list ap)
+static void CTL_PRINTF(4, 0) vreport(struct ctl *c, int code, int err,
+				       const char *fmt, va_list ap)
 {
 	char msg[1024];
 

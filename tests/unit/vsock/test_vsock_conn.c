@@ -201,6 +201,29 @@ static void data_flows_to_host_and_credit_is_kept(void **state UNUSED)
 	assert_int_equal(cx.stats.bytes_to_host, 5);
 }
 
+/*
+ * An RW packet with no payload is legal (virtio spec 5.10.6: len may be 0)
+ * and carries only credit: nothing is buffered, no buffer is allocated,
+ * and data after it still flows. Found by the fuzzer: the empty packet
+ * reached the copy into a connection's not yet allocated buffer.
+ */
+static void empty_rw_carries_only_credit(void **state UNUSED)
+{
+	char got[8];
+
+	establish();
+	assert_int_equal(guest(VIRTIO_VSOCK_OP_RW, 0, NULL, 0), CONN_KEEP);
+	assert_null(c->buf);
+	assert_int_equal(c->buf_len, 0);
+	assert_int_equal(c->rx_cnt, 0);
+	assert_int_equal(c->state, CONN_ESTABLISHED);
+	assert_int_equal(guest(VIRTIO_VSOCK_OP_RW, 0, "ab", 2), CONN_KEEP);
+	assert_int_equal(guest(VIRTIO_VSOCK_OP_RW, 0, NULL, 0), CONN_KEEP);
+	assert_int_equal(read(peer, got, sizeof(got)), 2);
+	assert_memory_equal(got, "ab", 2);
+	assert_int_equal(c->rx_cnt, 2);
+}
+
 static void data_beyond_credit_resets(void **state UNUSED)
 {
 	static uint8_t big[BUF + 1];
@@ -353,6 +376,7 @@ int main(void)
 		T(request_on_live_connection_resets),
 		T(unknown_op_resets),
 		T(data_flows_to_host_and_credit_is_kept),
+		T(empty_rw_carries_only_credit),
 		T(data_beyond_credit_resets),
 		T(data_after_guest_shutdown_resets),
 		T(host_data_becomes_rw_packet),
