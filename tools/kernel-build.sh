@@ -245,6 +245,7 @@ build_kernel() {
 	tree=$WORK_ROOT/linux-$key.$$
 	extract_source "$tree"
 	apply_patches "$tree"
+	log "source extracted and patched in $((SECONDS - start)) s"
 
 	# ccache keeps compiled objects between builds of different keys: a
 	# change to one driver recompiles that driver, not the whole kernel.
@@ -267,9 +268,10 @@ build_kernel() {
 	"${mk[@]}" olddefconfig
 	verify_config "$tree/.config" || die "the final .config does not satisfy the fragments (typo or unmet dependency)"
 
-	log "building bzImage (nice -n 10 make -j$JOBS)"
+	log "configured at $((SECONDS - start)) s; building bzImage (nice -n 10 make -j$JOBS)"
 	nice -n 10 "${mk[@]}" -j"$JOBS" bzImage ||
 		die "kernel build failed in ${tree#"$TOP"/}"
+	log "bzImage compiled at $((SECONDS - start)) s"
 
 	mkdir -p "$CACHE_ROOT"
 	tmp=$(mktemp -d "$CACHE_ROOT/.tmp.$key.XXXXXX")
