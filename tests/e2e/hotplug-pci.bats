@@ -237,8 +237,10 @@ del_disk() {
 	local s1 dev
 	s1=$(pci_dev d1)
 	dev=$(blockdev_at "$s1")
-	# Keep the disk open and busy while it is removed.
-	guest_exec "sh -c 'while :; do dd if=/dev/$dev of=/dev/null bs=4k 2>/dev/null; done' </dev/null >/dev/null 2>&1 &"
+	# Keep the disk open and busy while it is removed. The reader stops
+	# once a read fails: restarting a failing dd forever would starve the
+	# guest this file's other tests share.
+	guest_exec "sh -c 'while dd if=/dev/$dev of=/dev/null bs=4k 2>/dev/null; do :; done' </dev/null >/dev/null 2>&1 &"
 	guest_exec "sleep 3 </dev/$dev >/dev/null 2>&1 &"
 	del_disk d1 "$D1"
 	[ "$(guest_exec 'echo alive')" = alive ]
