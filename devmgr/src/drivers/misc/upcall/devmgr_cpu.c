@@ -12,7 +12,9 @@
  *       arch_register_cpu()                  /sys/devices/system/cpu/cpuN
  *     device_online()                        bring-up through INIT/SIPI
  *
- * and in reverse for removal, with device_offline() first. Going through
+ * and in reverse for removal, with device_offline() first, except that the
+ * CPU's device is unregistered before the CPU maps and hotplug locks are
+ * taken (upcall_dm_cpu_unplug() says why). Going through
  * the driver core keeps the device's online state, sysfs and uevents
  * consistent with what user space sees.
  *
@@ -45,12 +47,23 @@ static int upcall_dm_present_cpu(u32 apic_id)
 	return -ENODEV;
 }
 
-/* Undoes topology_hotplug_apic() and arch_register_cpu() for @cpu */
+/*
+ * Undoes arch_register_cpu() and topology_hotplug_apic() for the offline
+ * @cpu. Called with the device hotplug lock held.
+ *
+ * The device goes first, outside the CPU maps and hotplug locks: removing
+ * its sysfs files waits until nobody uses them, and a writer to
+ * cpuN/online holds its file in use while it takes those two locks
+ * (online_store(), device_offline(), cpu_device_down()). That writer only
+ * trylocks the device hotplug lock and backs off while we hold it, so it
+ * cannot take the CPU back online meanwhile, and the removal never waits
+ * for a task that waits for us (which lockdep could not see).
+ */
 static void upcall_dm_cpu_unplug(unsigned int cpu)
 {
+	arch_unregister_cpu(cpu);
 	cpu_maps_update_begin();
 	cpus_write_lock();
-	arch_unregister_cpu(cpu);
 	topology_hotunplug_apic(cpu);
 	cpus_write_unlock();
 	cpu_maps_update_done();
