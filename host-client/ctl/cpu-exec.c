@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cpu-exec.h"
+#include "held.h"
 #include "interrupt.h"
 #include "qmp.h"
 #include "vcpu.h"
@@ -161,7 +162,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	int err;
 
 	/* Reach the guest first: no vCPU is created if it cannot be told. */
-	if (ctl_devmgr_connect(c, &h, &o->status))
+	if (ctl_devmgr_get(c, &h, &o->status))
 		return;
 	if (p->need && offer_kept(c, h, o))
 		goto out;
@@ -235,7 +236,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	/* Whatever QEMU does with them, the guest's answer is the result. */
 	unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 out:
-	upcall_free(h);
+	ctl_devmgr_put(c, h);
 }
 
 /* del: fewer released than wanted: say why, with the errno of the vCPU
@@ -289,7 +290,7 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	struct upcall *h;
 	int err;
 
-	if (ctl_devmgr_connect(c, &h, &o->status))
+	if (ctl_devmgr_get(c, &h, &o->status))
 		return;
 	while (cpu_plan_del_next(p, &first, &count)) {
 		if (ctl_interrupted()) {
@@ -321,7 +322,7 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 			ctl_debug(c, "guest refused to release APIC ID %u: %s",
 				  ids[cpu_answer_done(&ans, count)], upcall_strerror(r.ret));
 	}
-	upcall_free(h);
+	ctl_devmgr_put(c, h);
 	released = cpu_plan_count(p, CPU_FATE_RELEASED);
 	if (released < p->want && o->have_reply)
 		del_shortfall(o, released);
@@ -342,7 +343,7 @@ static void exec_guest_only(struct ctl *c, struct cpu_outcome *o)
 	long done;
 	int err;
 
-	if (ctl_devmgr_connect(c, &h, &o->status))
+	if (ctl_devmgr_get(c, &h, &o->status))
 		return;
 	ctl_debug(c, "sending %s with %u APIC IDs", name, p->n);
 	o->sent = true;
@@ -364,24 +365,24 @@ static void exec_guest_only(struct ctl *c, struct cpu_outcome *o)
 		ctl_fail(&o->status, CTL_EGUEST, r.ret,
 			 "guest refused %s: %s (no valid apic_index in its reply: how far the batch got is unknown)",
 			 name, upcall_strerror(r.ret));
-	upcall_free(h);
+	ctl_devmgr_put(c, h);
 }
 
 static int open_qmp(struct ctl *c, struct qmp **q, struct vcpu_list *l,
 		    struct ctl_status *st)
 {
-	char errbuf[512];
 	int err;
 
-	*q = qmp_open(c->qmp, c->timeout_ms, &err, errbuf, sizeof(errbuf));
+	*q = ctl_qmp_get(c, st);
 	if (!*q)
-		return ctl_fail(st, CTL_EVMM, err, "%s", errbuf);
-	ctl_debug(c, "QMP: connected");
+		return st->code;
+	/* Asked every time, on a held connection too: the slots are QEMU's
+	 * state, which another QMP client may have changed meanwhile. */
 	err = vcpu_list_get(*q, l);
 	if (err) {
 		ctl_fail(st, CTL_EVMM, err, "query-hotpluggable-cpus: %s",
 			 qmp_last_error(*q)[0] ? qmp_last_error(*q) : "unexpected reply");
-		qmp_close(*q);
+		ctl_qmp_put(c, *q);
 		*q = NULL;
 		return CTL_EVMM;
 	}
@@ -418,7 +419,6 @@ int cpu_execute(struct ctl *c, const struct cpu_args *a, struct cpu_outcome *o)
 		}
 	}
 	vcpu_list_free(&l);
-	if (q)
-		qmp_close(q);
+	ctl_qmp_put(c, q);
 	return o->status.code;
 }
