@@ -155,7 +155,7 @@ $(HC_TEST_OUT)/upcall-ctl-san: $(HC_OUT)/san/ctl/upcall-ctl.o $(HC_SAN_CORE_OBJS
 check-cli-host-client: $(HC_CTL) $(HC_TEST_OUT)/upcall-ctl-san $(HC_TEST_OUT)/fake-vm
 	$(Q)HC_CTL=$(HC_TEST_OUT)/upcall-ctl-san HC_FAKE_VM=$(HC_TEST_OUT)/fake-vm HC_MAN=$(TOP)/$(HC_MAN) \
 		tools/tap-run.sh cli-host-client bats --tap $(HC_TEST_DIR)/cli.bats \
-		$(HC_TEST_DIR)/cli-pci.bats $(HC_TEST_DIR)/cli-mem.bats
+		$(HC_TEST_DIR)/cli-pci.bats $(HC_TEST_DIR)/cli-mem.bats $(HC_TEST_DIR)/cli-batch.bats
 
 # ---- fuzzing --------------------------------------------------------------
 # One libFuzzer target per parser; a short run in `make check`, a long one
