@@ -25,8 +25,8 @@ static const char batch_usage[] =
 	"Read commands from stdin, one per line, and run each as upcall-ctl would,\n"
 	"in one process: the VM's lock is taken once for the whole batch, and one\n"
 	"QMP connection and one device-manager session are kept open across the\n"
-	"lines (opened by the first line that needs them; one that failed is\n"
-	"opened again for the next line). A line is 'cpu add ...' or 'cpu del ...'\n"
+	"lines (opened when the batch starts; one that failed is opened again\n"
+	"by the next line that needs it). A line is 'cpu add ...' or 'cpu del ...'\n"
 	"with the arguments of the cpu subcommand; blank lines and lines starting\n"
 	"with '#' are skipped. Global options (--run, --timeout, --json, -v...)\n"
 	"go before 'batch' and apply to every line.\n"
@@ -93,6 +93,33 @@ static int run_line(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Open both connections before the first line, as a VMM does when it
+ * starts the VM, so that a line pays only for its own requests. A failure
+ * here is no error yet: the first line that needs the connection tries
+ * again and reports it.
+ */
+static void connect_early(struct ctl *c)
+{
+	struct ctl_status st = { 0 };
+	struct upcall *h;
+	struct qmp *q;
+
+	if (c->qmp) {
+		q = ctl_qmp_get(c, &st);
+		if (!q)
+			ctl_debug(c, "batch: QMP not connected yet: %s", st.msg);
+		ctl_qmp_put(c, q);
+	}
+	st.code = CTL_OK;
+	if (c->uds || c->have_cid) {
+		if (ctl_devmgr_get(c, &h, &st))
+			ctl_debug(c, "batch: device manager not connected yet: %s", st.msg);
+		else
+			ctl_devmgr_put(c, h);
+	}
+}
+
 static int parse(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -139,6 +166,7 @@ int batch_main(struct ctl *c, int argc, char **argv)
 	if (ctl_lock_vm(c, &lk, &st))
 		return ctl_report(c, &st, NULL);
 	c->held = &held;
+	connect_early(c);
 	for (;;) {
 		ssize_t len;
 		bool nul;
