@@ -8,9 +8,11 @@
  * drive the batch through a pipe, one command at a time.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "held.h"
 #include "interrupt.h"
@@ -43,6 +45,75 @@ static const char batch_usage[] =
 	"\n"
 	"  -h, --help            this text\n";
 
+/* A line longer than this is refused (and skipped up to its newline). */
+#define BATCH_MAX_LINE 4096
+/* While stdin is idle, how often a deferred signal is looked for. */
+#define BATCH_POLL_MS 100
+
+/*
+ * stdin, read by hand rather than with stdio: between lines the batch
+ * waits in poll() with a short timeout, so a SIGTERM that came just
+ * before the wait (ctl_interrupt_defer() handlers, no SA_RESTART) is seen
+ * within BATCH_POLL_MS instead of the read blocking until the next line.
+ */
+struct reader {
+	char buf[BATCH_MAX_LINE + 1];
+	size_t len;       /* bytes in buf */
+	size_t taken;     /* bytes of buf handed out as the last line */
+	bool skipping;    /* dropping the rest of an over-long line */
+	bool eof;
+};
+
+enum { LINE_OK, LINE_EOF, LINE_LONG, LINE_STOP, LINE_ERR };
+
+/* The next line (NUL-terminated, without '\n') in *line. */
+static int next_line(struct reader *r, char **line, size_t *len)
+{
+	memmove(r->buf, r->buf + r->taken, r->len - r->taken);
+	r->len -= r->taken;
+	r->taken = 0;
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		ssize_t n;
+
+		if (nl || (r->eof && r->len)) {
+			size_t l = nl ? (size_t)(nl - r->buf) : r->len;
+			bool skipped = r->skipping;
+
+			r->buf[l] = '\0';
+			r->taken = nl ? l + 1 : l;
+			r->skipping = false;
+			if (skipped)
+				return LINE_LONG;
+			*line = r->buf;
+			*len = l;
+			return LINE_OK;
+		}
+		if (r->eof)
+			return r->skipping ? LINE_LONG : LINE_EOF;
+		if (r->len == BATCH_MAX_LINE) {
+			r->skipping = true; /* reported once its newline comes */
+			r->len = 0;
+		}
+		if (ctl_interrupted())
+			return LINE_STOP;
+		n = poll(&pfd, 1, BATCH_POLL_MS);
+		if (n < 0 && errno != EINTR)
+			return LINE_ERR;
+		if (n <= 0)
+			continue;
+		n = read(STDIN_FILENO, r->buf + r->len, BATCH_MAX_LINE - r->len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return LINE_ERR;
+		if (n == 0)
+			r->eof = true;
+		r->len += (size_t)n;
+	}
+}
+
 /* Split line into words (blanks and tabs); -E2BIG if too many. */
 static int split(char *line, char **words, int max)
 {
@@ -73,6 +144,33 @@ static void line_done(struct ctl *c, unsigned int n, int rc)
 	}
 	fflush(stdout);
 	fflush(stderr);
+}
+
+/* The batch's last output: with --json one object on one line, like the
+ * lines' (st: a failure of the batch itself, reported here). Returns the
+ * exit code: the first failing line's, else st's. */
+static int summary(struct ctl *c, unsigned int ran, unsigned int failed,
+		   const struct ctl_status *st, int first)
+{
+	json_object_put(c->result);
+	c->result = json_object_new_object();
+	json_object_object_add(c->result, "batch", json_object_new_boolean(1));
+	json_object_object_add(c->result, "lines", json_object_new_int64(ran));
+	json_object_object_add(c->result, "failed", json_object_new_int64(failed));
+	if (st->code != CTL_OK) {
+		ctl_report(c, st, NULL);
+		if (first == CTL_OK)
+			first = st->code;
+	}
+	if (c->json) {
+		json_object_object_add(c->result, "ok", json_object_new_boolean(first == CTL_OK));
+		if (first != CTL_OK && !json_object_object_get_ex(c->result, "exit_code", NULL))
+			json_object_object_add(c->result, "exit_code", json_object_new_int(first));
+		puts(json_object_to_json_string_ext(c->result, JSON_C_TO_STRING_PLAIN |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
+		c->printed = true;
+	}
+	return first;
 }
 
 /* Run one line (already split); returns its exit code. */
@@ -149,12 +247,12 @@ static int parse(struct ctl *c, int argc, char **argv)
 
 int batch_main(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_held held = { 0 };
+	struct ctl_held *held;
 	struct ctl_status st = { 0 };
 	unsigned int n = 0, ran = 0, failed = 0;
 	char *words[BATCH_MAX_WORDS];
+	struct reader *in;
 	char *line = NULL;
-	size_t cap = 0;
 	struct ctl_lock lk;
 	int rc, first = CTL_OK;
 
@@ -163,30 +261,51 @@ int batch_main(struct ctl *c, int argc, char **argv)
 		return ctl_help(c, batch_usage);
 	if (rc)
 		return rc;
-	if (ctl_lock_vm(c, &lk, &st))
-		return ctl_report(c, &st, NULL);
-	c->held = &held;
+	held = calloc(1, sizeof(*held)); /* the APIC ID cache: 130 KiB */
+	in = calloc(1, sizeof(*in));
+	if (!held || !in) {
+		free(held);
+		free(in);
+		return ctl_error(c, CTL_ECONN, ENOMEM, "out of memory");
+	}
+	if (ctl_lock_vm(c, &lk, &st)) {
+		free(held);
+		free(in);
+		return summary(c, 0, 0, &st, CTL_OK);
+	}
+	c->held = held;
 	connect_early(c);
 	for (;;) {
-		ssize_t len;
+		size_t len = 0;
 		bool nul;
-		int nw;
+		int nw, got;
 
-		errno = 0;
-		len = getline(&line, &cap, stdin);
-		if (ctl_interrupted()) {
+		got = next_line(in, &line, &len);
+		if (got == LINE_STOP || (got == LINE_EOF && ctl_interrupted())) {
 			ctl_interrupt_fail(&st, "batch stopped after line %u", n);
 			break;
 		}
-		if (len < 0) {
-			if (ferror(stdin))
-				ctl_fail(&st, CTL_EUSAGE, errno, "reading stdin after line %u: %s",
-					 n, strerror(errno));
+		if (got == LINE_ERR) {
+			ctl_fail(&st, CTL_EUSAGE, errno, "reading stdin after line %u: %s",
+				 n, strerror(errno));
 			break;
 		}
+		if (got == LINE_EOF)
+			break;
 		n++;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
+		if (got == LINE_LONG) {
+			json_object_put(c->result);
+			c->result = json_object_new_object();
+			json_object_object_add(c->result, "line", json_object_new_int64(n));
+			rc = ctl_usage_error(c, NULL, "line %u: longer than %d bytes", n,
+					     BATCH_MAX_LINE);
+			ran++;
+			failed++;
+			if (first == CTL_OK)
+				first = rc;
+			line_done(c, n, rc);
+			continue;
+		}
 		nul = strlen(line) != (size_t)len;
 		nw = nul ? 1 : split(line, words, BATCH_MAX_WORDS);
 		if (nw == 0 || (nw > 0 && words[0][0] == '#'))
@@ -216,30 +335,13 @@ int batch_main(struct ctl *c, int argc, char **argv)
 			break;
 		}
 	}
-	free(line);
+	free(in);
 	ctl_debug(c, "batch: %u command(s), %u QMP and %u device-manager connection(s) made",
-		  ran, held.qmp_opens, held.devmgr_opens);
-	ctl_held_close(&held);
+		  ran, held->qmp_opens, held->devmgr_opens);
+	ctl_held_close(held);
+	free(held);
 	c->held = NULL;
 	ctl_unlock_vm(&lk);
 
-	json_object_put(c->result);
-	c->result = json_object_new_object();
-	json_object_object_add(c->result, "batch", json_object_new_boolean(1));
-	json_object_object_add(c->result, "lines", json_object_new_int64(ran));
-	json_object_object_add(c->result, "failed", json_object_new_int64(failed));
-	if (st.code != CTL_OK) {
-		ctl_report(c, &st, NULL);
-		if (first == CTL_OK)
-			first = st.code;
-	}
-	if (c->json) {
-		json_object_object_add(c->result, "ok", json_object_new_boolean(first == CTL_OK));
-		if (first != CTL_OK)
-			json_object_object_add(c->result, "exit_code", json_object_new_int(first));
-		puts(json_object_to_json_string_ext(c->result, JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
-		c->printed = true;
-	}
-	return first;
+	return summary(c, ran, failed, &st, first);
 }

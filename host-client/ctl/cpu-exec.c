@@ -378,7 +378,7 @@ static int open_qmp(struct ctl *c, struct qmp **q, struct vcpu_list *l,
 		return st->code;
 	/* Asked every time, on a held connection too: the slots are QEMU's
 	 * state, which another QMP client may have changed meanwhile. */
-	err = vcpu_list_get(*q, l);
+	err = vcpu_list_get_cached(*q, l, c->held ? &c->held->apic : NULL);
 	if (err) {
 		ctl_fail(st, CTL_EVMM, err, "query-hotpluggable-cpus: %s",
 			 qmp_last_error(*q)[0] ? qmp_last_error(*q) : "unexpected reply");

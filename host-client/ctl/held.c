@@ -68,6 +68,7 @@ struct qmp *ctl_qmp_get(struct ctl *c, struct ctl_status *st)
 	if (hd) {
 		hd->qmp = q;
 		hd->qmp_opens++;
+		hd->apic.n = 0;
 	}
 	return q;
 }

@@ -13,10 +13,14 @@
 
 #include "ctl.h"
 #include "qmp.h"
+#include "vcpu.h"
 
 struct ctl_held {
 	struct qmp *qmp;          /* NULL until a command needs QMP */
 	struct upcall *devmgr;    /* NULL until one needs the guest */
+	/* APIC IDs of plugged vCPUs already asked; emptied with a new QMP
+	 * connection (QEMU may have restarted). */
+	struct vcpu_apic_cache apic;
 	unsigned int qmp_opens;   /* connections made, for -v and the tests */
 	unsigned int devmgr_opens;
 };

@@ -34,15 +34,20 @@ static int width_for(long count)
 	return w;
 }
 
-static int qom_get_apic_id(struct qmp *q, const char *path, long *apic)
+static int qom_get_apic_id_send(struct qmp *q, const char *path, unsigned int *id)
 {
 	json_object *args = json_object_new_object();
-	json_object *ret = NULL;
-	int err;
 
 	json_object_object_add(args, "path", json_object_new_string(path));
 	json_object_object_add(args, "property", json_object_new_string("apic-id"));
-	err = qmp_execute(q, "qom-get", args, &ret);
+	return qmp_send(q, "qom-get", args, id);
+}
+
+static int qom_get_apic_id_receive(struct qmp *q, unsigned int id, long *apic)
+{
+	json_object *ret = NULL;
+	int err = qmp_receive(q, "qom-get", id, &ret);
+
 	if (err)
 		return err;
 	if (!json_object_is_type(ret, json_type_int)) {
@@ -51,6 +56,93 @@ static int qom_get_apic_id(struct qmp *q, const char *path, long *apic)
 	}
 	*apic = (long)json_object_get_int64(ret);
 	json_object_put(ret);
+	return 0;
+}
+
+static int qom_get_apic_id(struct qmp *q, const char *path, long *apic)
+{
+	unsigned int id;
+	int err = qom_get_apic_id_send(q, path, &id);
+
+	return err ? err : qom_get_apic_id_receive(q, id, apic);
+}
+
+/*
+ * The APIC ID of every plugged vCPU, asked in windows of a few commands in
+ * flight: QEMU takes the next qom-get as soon as it answered one, instead
+ * of waiting for us to wake up, read and send (1-2 ms per vCPU on a busy
+ * host). A window stays below QEMU's queue of 8 commands per monitor.
+ */
+#define QOM_GET_WINDOW 6
+
+static const char *props_text(const struct vcpu_slot *s)
+{
+	return json_object_to_json_string_ext(s->props, JSON_C_TO_STRING_PLAIN);
+}
+
+/* The index of a plugged slot's cache entry, or -1. */
+static int cache_find(const struct vcpu_apic_cache *c, const struct vcpu_slot *s)
+{
+	const char *props = props_text(s);
+
+	for (unsigned int i = 0; c && i < c->n; i++)
+		if (!strcmp(c->e[i].qom_path, s->qom_path) && !strcmp(c->e[i].props, props))
+			return (int)i;
+	return -1;
+}
+
+static void cache_add(struct vcpu_apic_cache *c, const struct vcpu_slot *s)
+{
+	const char *props = props_text(s);
+	int i = cache_find(c, s);
+
+	if (!c || i >= 0 || c->n >= VCPU_CACHE_MAX ||
+	    strlen(props) >= sizeof(c->e[0].props))
+		return; /* not kept: asked again next time */
+	/* The same path in another slot is stale: replaced. */
+	for (i = 0; i < (int)c->n; i++)
+		if (!strcmp(c->e[i].qom_path, s->qom_path))
+			break;
+	if (i == (int)c->n)
+		c->n++;
+	snprintf(c->e[i].qom_path, sizeof(c->e[i].qom_path), "%s", s->qom_path);
+	snprintf(c->e[i].props, sizeof(c->e[i].props), "%s", props);
+	c->e[i].apic_id = s->apic_id;
+}
+
+static int plugged_apic_ids(struct qmp *q, struct vcpu_list *l,
+			    struct vcpu_apic_cache *cache)
+{
+	size_t idx[QOM_GET_WINDOW];
+	unsigned int ids[QOM_GET_WINDOW];
+	size_t i = 0;
+
+	while (i < l->n) {
+		unsigned int k = 0;
+		int err, hit;
+
+		for (; i < l->n && k < QOM_GET_WINDOW; i++) {
+			if (!l->slots[i].plugged)
+				continue;
+			hit = cache_find(cache, &l->slots[i]);
+			if (hit >= 0) {
+				l->slots[i].apic_id = cache->e[hit].apic_id;
+				continue;
+			}
+			err = qom_get_apic_id_send(q, l->slots[i].qom_path, &ids[k]);
+			if (err)
+				return err;
+			idx[k++] = i;
+		}
+		/* On a failure the replies still to come are dropped by the
+		 * next command's receive (they carry other ids). */
+		for (unsigned int j = 0; j < k; j++) {
+			err = qom_get_apic_id_receive(q, ids[j], &l->slots[idx[j]].apic_id);
+			if (err)
+				return err;
+			cache_add(cache, &l->slots[idx[j]]);
+		}
+	}
 	return 0;
 }
 
@@ -64,6 +156,12 @@ void vcpu_list_free(struct vcpu_list *l)
 }
 
 int vcpu_list_get(struct qmp *q, struct vcpu_list *l)
+{
+	return vcpu_list_get_cached(q, l, NULL);
+}
+
+int vcpu_list_get_cached(struct qmp *q, struct vcpu_list *l,
+			 struct vcpu_apic_cache *cache)
 {
 	long max_thread = 0, max_core = 0, max_die = 0;
 	int tw, cw, dw;
@@ -131,14 +229,8 @@ int vcpu_list_get(struct qmp *q, struct vcpu_list *l)
 		long t = prop(s->props, "thread-id"), c = prop(s->props, "core-id");
 		long d = prop(s->props, "die-id"), so = prop(s->props, "socket-id");
 
-		if (s->plugged) {
-			err = qom_get_apic_id(q, s->qom_path, &s->apic_id);
-			if (err) {
-				vcpu_list_free(l);
-				return err;
-			}
-			continue;
-		}
+		if (s->plugged)
+			continue; /* QEMU's word, below */
 		if (so < 0) {
 			s->apic_id = -1; /* not an x86 topology we know */
 			continue;
@@ -146,7 +238,10 @@ int vcpu_list_get(struct qmp *q, struct vcpu_list *l)
 		s->apic_id = (so << (tw + cw + dw)) | ((d < 0 ? 0 : d) << (tw + cw)) |
 			     ((c < 0 ? 0 : c) << tw) | (t < 0 ? 0 : t);
 	}
-	return 0;
+	err = plugged_apic_ids(q, l, cache);
+	if (err)
+		vcpu_list_free(l);
+	return err;
 }
 
 int vcpu_plug(struct qmp *q, struct vcpu_slot *s)

@@ -47,17 +47,19 @@ EOF2
 	start_fake --slots 6
 	run --separate-stderr "$CTL" --json --run "$RUN" batch < <(printf '%s\n' \
 		'frob' 'cpu' 'cpu frob 1' 'cpu add 0' 'cpu add --run /x 1' 'cpu add -v 1' \
-		"cpu add $(printf '1 %.0s' $(seq 70))" 'cpu add 1'; printf 'cpu add\0 1\n')
+		"cpu add $(printf '1 %.0s' $(seq 70))" "cpu add $(printf 'x%.0s' $(seq 5000))" \
+		'cpu add 1'; printf 'cpu add\0 1\n')
 	echo "exit $status: $output / $stderr" >&3
 	[[ $status -eq 2 && -z $stderr ]]
-	[[ $(wc -l <<<"$output") -eq 10 ]]
-	jq -se '[.[0:7][] | .ok == false and .exit_code == 2 and .usage_error] | all' <<<"$output"
+	[[ $(wc -l <<<"$output") -eq 11 ]]
+	jq -se '[.[0:8][] | .ok == false and .exit_code == 2 and .usage_error] | all' <<<"$output"
 	jq -se '.[0].error | contains("unknown batch command")' <<<"$output"
 	jq -se '.[4].error | contains("go before")' <<<"$output"
 	jq -se '.[6].error | contains("more than 64 words")' <<<"$output"
-	jq -se '.[7].line == 8 and .[7].ok and .[7].devices == ["upcall-cpu-1"]' <<<"$output"
-	jq -se '.[8].line == 9 and (.[8].error | contains("NUL"))' <<<"$output"
-	jq -se '.[9] == {"batch":true,"lines":9,"failed":8,"ok":false,"exit_code":2}' <<<"$output"
+	jq -se '.[7].line == 8 and (.[7].error | contains("longer than 4096 bytes"))' <<<"$output"
+	jq -se '.[8].line == 9 and .[8].ok and .[8].devices == ["upcall-cpu-1"]' <<<"$output"
+	jq -se '.[9].line == 10 and (.[9].error | contains("NUL"))' <<<"$output"
+	jq -se '.[10] == {"batch":true,"lines":10,"failed":9,"ok":false,"exit_code":2}' <<<"$output"
 }
 
 @test "batch: the guest goes away mid-batch: that line fails with a clear error, the next reconnects, no hang" {
@@ -78,6 +80,10 @@ EOF2
 	run_json --run "$RUN" --lock-wait 0.1 cpu add 1
 	[[ $status -eq 3 ]]
 	jq -e '.errno == 16' <<<"$output"
+	# So does another batch, with its one summary line.
+	run --separate-stderr "$CTL" --json --run "$RUN" --lock-wait 0.1 batch </dev/null
+	[[ $status -eq 3 && $(wc -l <<<"$output") -eq 1 ]]
+	jq -e '.batch and .lines == 0 and .errno == 16 and .exit_code == 3' <<<"$output"
 	# QEMU and the guest go away: both held connections are now dead.
 	kill "$FAKE_PID"
 	wait "$FAKE_PID" || true
