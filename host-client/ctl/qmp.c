@@ -181,22 +181,24 @@ static void keep_event(struct qmp *q, json_object *msg)
 	json_object_array_add(q->events, msg);
 }
 
-int qmp_send(struct qmp *q, const char *cmd, json_object *args,
-	     unsigned int *id)
+int qmp_execute(struct qmp *q, const char *cmd, json_object *args,
+		json_object **ret)
 {
 	int64_t deadline = uc_now_ms() + q->timeout_ms;
 	json_object *req = json_object_new_object();
+	unsigned int id = ++q->next_id;
 	const char *text;
 	char *line;
 	int err;
 
-	*id = ++q->next_id;
+	if (ret)
+		*ret = NULL;
 	q->err[0] = '\0';
 	q->err_class[0] = '\0';
 	json_object_object_add(req, "execute", json_object_new_string(cmd));
 	if (args)
 		json_object_object_add(req, "arguments", args);
-	json_object_object_add(req, "id", json_object_new_int64(*id));
+	json_object_object_add(req, "id", json_object_new_int64(id));
 	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	if (asprintf(&line, "%s\n", text) < 0) {
 		json_object_put(req);
@@ -205,17 +207,9 @@ int qmp_send(struct qmp *q, const char *cmd, json_object *args,
 	json_object_put(req);
 	err = send_all(q, line, strlen(line), deadline);
 	free(line);
-	return err;
-}
+	if (err)
+		return err;
 
-int qmp_receive(struct qmp *q, const char *cmd, unsigned int id,
-		json_object **ret)
-{
-	int64_t deadline = uc_now_ms() + q->timeout_ms;
-	int err;
-
-	if (ret)
-		*ret = NULL;
 	for (;;) {
 		json_object *msg, *v, *mid;
 
@@ -260,20 +254,6 @@ int qmp_receive(struct qmp *q, const char *cmd, unsigned int id,
 		json_object_put(msg);
 		return fail(q, -EPROTO, "QMP %s: reply has neither return nor error", cmd);
 	}
-}
-
-int qmp_execute(struct qmp *q, const char *cmd, json_object *args,
-		json_object **ret)
-{
-	unsigned int id;
-	int err;
-
-	if (ret)
-		*ret = NULL;
-	err = qmp_send(q, cmd, args, &id);
-	if (err)
-		return err;
-	return qmp_receive(q, cmd, id, ret);
 }
 
 static bool event_matches(json_object *ev, const char *name, const char *device)

@@ -19,16 +19,6 @@ void qmp_close(struct qmp *q);
  * when QEMU answers with an error (see qmp_last_error). */
 int qmp_execute(struct qmp *q, const char *cmd, json_object *args,
 		json_object **ret);
-/* qmp_execute() in two halves, so that several commands can be in flight:
- * QEMU answers a monitor's commands in order (without OOB one at a time,
- * taking the next from the socket as soon as it answered one, with no
- * round trip to us in between). Send cmd and learn its id, later receive
- * the reply to id (replies to earlier ids met on the way are dropped, so
- * receive in the order sent). Same results and errors as qmp_execute(). */
-int qmp_send(struct qmp *q, const char *cmd, json_object *args,
-	     unsigned int *id);
-int qmp_receive(struct qmp *q, const char *cmd, unsigned int id,
-		json_object **ret);
 /* Wait for an event named name whose data.device or data.path equals
  * device (device may be NULL), looking first at events already received. */
 int qmp_wait_event(struct qmp *q, const char *name, const char *device,

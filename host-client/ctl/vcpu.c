@@ -34,20 +34,15 @@ static int width_for(long count)
 	return w;
 }
 
-static int qom_get_apic_id_send(struct qmp *q, const char *path, unsigned int *id)
+static int qom_get_apic_id(struct qmp *q, const char *path, long *apic)
 {
 	json_object *args = json_object_new_object();
+	json_object *ret = NULL;
+	int err;
 
 	json_object_object_add(args, "path", json_object_new_string(path));
 	json_object_object_add(args, "property", json_object_new_string("apic-id"));
-	return qmp_send(q, "qom-get", args, id);
-}
-
-static int qom_get_apic_id_receive(struct qmp *q, unsigned int id, long *apic)
-{
-	json_object *ret = NULL;
-	int err = qmp_receive(q, "qom-get", id, &ret);
-
+	err = qmp_execute(q, "qom-get", args, &ret);
 	if (err)
 		return err;
 	if (!json_object_is_type(ret, json_type_int)) {
@@ -58,22 +53,6 @@ static int qom_get_apic_id_receive(struct qmp *q, unsigned int id, long *apic)
 	json_object_put(ret);
 	return 0;
 }
-
-static int qom_get_apic_id(struct qmp *q, const char *path, long *apic)
-{
-	unsigned int id;
-	int err = qom_get_apic_id_send(q, path, &id);
-
-	return err ? err : qom_get_apic_id_receive(q, id, apic);
-}
-
-/*
- * The APIC ID of every plugged vCPU, asked in windows of a few commands in
- * flight: QEMU takes the next qom-get as soon as it answered one, instead
- * of waiting for us to wake up, read and send (1-2 ms per vCPU on a busy
- * host). A window stays below QEMU's queue of 8 commands per monitor.
- */
-#define QOM_GET_WINDOW 6
 
 static const char *props_text(const struct vcpu_slot *s)
 {
@@ -110,38 +89,26 @@ static void cache_add(struct vcpu_apic_cache *c, const struct vcpu_slot *s)
 	c->e[i].apic_id = s->apic_id;
 }
 
+/* QEMU's APIC ID of every plugged vCPU: from the cache when it has the
+ * vCPU, else one qom-get each (a QMP round trip, 1-3 ms on a busy host). */
 static int plugged_apic_ids(struct qmp *q, struct vcpu_list *l,
 			    struct vcpu_apic_cache *cache)
 {
-	size_t idx[QOM_GET_WINDOW];
-	unsigned int ids[QOM_GET_WINDOW];
-	size_t i = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		struct vcpu_slot *s = &l->slots[i];
+		int hit, err;
 
-	while (i < l->n) {
-		unsigned int k = 0;
-		int err, hit;
-
-		for (; i < l->n && k < QOM_GET_WINDOW; i++) {
-			if (!l->slots[i].plugged)
-				continue;
-			hit = cache_find(cache, &l->slots[i]);
-			if (hit >= 0) {
-				l->slots[i].apic_id = cache->e[hit].apic_id;
-				continue;
-			}
-			err = qom_get_apic_id_send(q, l->slots[i].qom_path, &ids[k]);
-			if (err)
-				return err;
-			idx[k++] = i;
+		if (!s->plugged)
+			continue;
+		hit = cache_find(cache, s);
+		if (hit >= 0) {
+			s->apic_id = cache->e[hit].apic_id;
+			continue;
 		}
-		/* On a failure the replies still to come are dropped by the
-		 * next command's receive (they carry other ids). */
-		for (unsigned int j = 0; j < k; j++) {
-			err = qom_get_apic_id_receive(q, ids[j], &l->slots[idx[j]].apic_id);
-			if (err)
-				return err;
-			cache_add(cache, &l->slots[idx[j]]);
-		}
+		err = qom_get_apic_id(q, s->qom_path, &s->apic_id);
+		if (err)
+			return err;
+		cache_add(cache, s);
 	}
 	return 0;
 }

@@ -272,8 +272,7 @@ static unsigned int qom_gets(struct fixture *f)
 
 /* A batch's held connection asks each plugged vCPU's APIC ID once: the
  * same QOM path in the same slot is answered from the cache, the same
- * path in another slot is asked again; without a cache every time, in
- * windows of several commands in flight (more vCPUs than a window). */
+ * path in another slot is asked again; without a cache, every time. */
 static void apic_cache_same_path_same_slot(void **state)
 {
 	struct fixture *f = *state;
