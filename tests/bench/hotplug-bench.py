@@ -17,7 +17,13 @@ initramfs, QEMU options and kernel command line:
           (the guest offlines and ejects through ACPI: DEVICE_DELETED, or
           the guest's successful eject _OST; see wait_vcpu_unplugged()).
 
-Each run boots each guest once (alternating which goes first) and measures,
+A third guest, the same upcall kernel, takes the same steps through one
+`upcall-ctl batch` (held connections: one process, one VM lock, one QMP
+connection and one device-manager session for all its steps, as a VMM
+holds its own), so that the table separates the protocol from the
+command-line tool's set-up (--no-held leaves it out).
+
+Each run boots each guest once (rotating which goes first) and measures,
 on the host's CLOCK_MONOTONIC: boot to the agent's READY line (the
 launcher's BOOT_TO_READY_MS), hot-add of 1 vCPU, hot-add of 4 more,
 hot-remove of 1. Both kernels get the same lpj= (by default the value the
@@ -31,10 +37,11 @@ part from its own log line (time to register the CPU, time in
 device_online(), i.e. the kernel's cpuhp bring-up).
 
 Usage: hotplug-bench.py [--runs N] [--lpj auto|none|N] [--tsc-khz auto|none|N]
-                        [--append ARGS]
+                        [--append ARGS] [--upcall-only] [--no-held]
                         [--no-breakdown | --breakdown-only] [--breakdown-adds N]
 Environment: BENCH_UPCALL_KERNEL, BENCH_ACPI_KERNEL, BENCH_TRACE_KERNEL,
-BENCH_INITRD, BENCH_ONLINER override the images. Prints figures only; it
+BENCH_INITRD, BENCH_ONLINER override the images, BENCH_CTL the upcall-ctl
+(e.g. an older build, with --no-held if it has no `batch`). Prints figures only; it
 fails (exit 1) when a step fails or a guest ends in an unexpected state.
 """
 import argparse
@@ -55,7 +62,7 @@ import time
 
 TOP = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VM = os.path.join(TOP, "tools", "vm")
-CTL = os.path.join(TOP, "build", "bin", "upcall-ctl")
+CTL = os.environ.get("BENCH_CTL", os.path.join(TOP, "build", "bin", "upcall-ctl"))
 MAXCPUS = 6          # 1 at boot, +1, +4 (then -1)
 ONLINER_PORT = 7300  # guest -> host vsock port of cpu-onliner
 STEP_TIMEOUT = 60.0  # seconds, any single step

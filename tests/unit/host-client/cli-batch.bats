@@ -122,7 +122,9 @@ EOF2
 @test "batch: SIGTERM between lines ends it with a clear error, the lock released" {
 	start_fake --slots 6
 	mkfifo "$BATS_TEST_TMPDIR/in"
-	timeout 20 "$CTL" --json --run "$RUN" batch <"$BATS_TEST_TMPDIR/in" \
+	# Not under timeout(1): it would pass the SIGTERM on to its whole
+	# process group, a second one, which (SA_RESETHAND) kills at once.
+	"$CTL" --json --run "$RUN" batch <"$BATS_TEST_TMPDIR/in" \
 		>"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
 	local ctl=$!
 	exec 4>"$BATS_TEST_TMPDIR/in"
@@ -131,6 +133,15 @@ EOF2
 		sleep 0.02
 	done
 	kill -TERM "$ctl"
+	# The batch is idle on its input (still open): it must end by itself.
+	for _ in $(seq 250); do
+		kill -0 "$ctl" 2>/dev/null || break
+		sleep 0.02
+	done
+	if kill -0 "$ctl" 2>/dev/null; then
+		kill -KILL "$ctl"
+		false
+	fi
 	local rc=0
 	wait "$ctl" || rc=$?
 	exec 4>&-
