@@ -58,8 +58,9 @@ static unsigned int item_ids(const struct cpu_item *it, unsigned int n,
  * ("device unplug request for not supported device type") or never
  * confirms: that is recorded per item and as a warning.
  */
-static void unplug(struct qmp *q, struct cpu_outcome *o, struct cpu_item *items,
-		   unsigned int n, enum cpu_fate fate, int wait_ms)
+static void unplug(struct ctl *c, struct qmp *q, struct cpu_outcome *o,
+		   struct cpu_item *items, unsigned int n, enum cpu_fate fate,
+		   int wait_ms)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		struct cpu_item *it = &items[i];
@@ -67,11 +68,13 @@ static void unplug(struct qmp *q, struct cpu_outcome *o, struct cpu_item *items,
 		if (it->fate != fate)
 			continue;
 		if (qmp_device_del(q, it->device)) {
+			ctl_debug(c, "device_del %s answered: refused", it->device);
 			warn(o, "device_del %s: %s; the vCPU stays in QEMU", it->device,
 			     qmp_last_error(q));
 			it->unplug = CPU_UNPLUG_FAILED;
 			continue;
 		}
+		ctl_debug(c, "device_del %s answered: accepted", it->device);
 		it->unplug = CPU_UNPLUG_PENDING;
 	}
 	for (unsigned int i = 0; i < n; i++) {
@@ -175,7 +178,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 					   "stopped before device_add of vCPU %u of %u; the guest was told nothing: removing what this run created",
 					   i + 1, p->n);
 			cpu_plan_add_not_sent(p);
-			unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+			unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 			goto out;
 		}
 		err = 0;
@@ -193,7 +196,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 			/* The guest has not been told about any: undo what this
 			 * run created (this one too if it exists). */
 			cpu_plan_add_not_sent(p);
-			unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+			unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 			goto out;
 		}
 		it->apic_id = (uint8_t)s->apic_id; /* QEMU's word, not the guess */
@@ -207,7 +210,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 		ctl_interrupt_fail(&o->status,
 				   "stopped before ADD_CPU was sent; the guest was told nothing: removing the %u vCPU(s) this run created",
 				   cpu_plan_count(p, CPU_FATE_ROLLBACK));
-		unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+		unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 		goto out;
 	}
 
@@ -234,7 +237,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 			 kept ? " (those QEMU already had stay)" : "");
 	}
 	/* Whatever QEMU does with them, the guest's answer is the result. */
-	unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+	unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 out:
 	ctl_devmgr_put(c, h);
 }
@@ -328,7 +331,7 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 		del_shortfall(o, released);
 	/* The guest let them go: that stands even if QEMU keeps them. */
 	if (q)
-		unplug(q, o, p->item, p->n, CPU_FATE_RELEASED, a->unplug_wait_ms);
+		unplug(c, q, o, p->item, p->n, CPU_FATE_RELEASED, a->unplug_wait_ms);
 }
 
 /* Without QEMU: one ADD_CPU with the given APIC IDs. */

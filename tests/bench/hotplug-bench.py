@@ -367,6 +367,14 @@ class Guest:
             stdout=subprocess.PIPE, stderr=self.batch_err)
         self.batch_buf = b""
         self.batch_errpos = 0
+        # Its connections are opened when it starts, as a VMM's are when
+        # the VM starts: not part of the first step.
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while "device manager greeting OK" not in open(self.batch_err.name).read():
+            if time.monotonic() > deadline or self.batch_proc.poll() is not None:
+                raise BenchError("upcall-ctl batch did not connect: %s"
+                                 % open(self.batch_err.name).read())
+            time.sleep(0.01)
 
     def batch(self, *args):
         """One line to the held batch; returns (ms, t0, t1, its -vv lines), the
@@ -454,6 +462,8 @@ def host_part(step, res, key, request):
     if "send" not in h or "reply" not in h:
         raise BenchError("upcall-ctl -vv did not print the %s marks: %s" % (request, err))
     other = h["reply"] - h["send"]
+    if "unplugged" in h and h["unplugged"] > h["reply"]:
+        other += h["unplugged"] - h["reply"]  # QEMU's device_del (pc refuses it)
     if request == "ADD_CPU":
         if "vcpu" not in h or "slots" not in h:
             raise BenchError("upcall-ctl -vv did not print the device_add marks: %s" % err)
@@ -601,7 +611,8 @@ def host_marks(stderr, request):
         for key, pat in (("qmp", "QMP: connected"), ("slots", "QMP: .* vCPU slots"),
                          ("greet", "device manager greeting OK"),
                          ("vcpu", r"vCPU .*: APIC ID"), ("send", "sending " + request),
-                         ("reply", request + " answered")):
+                         ("reply", request + " answered"),
+                         ("unplugged", r"device_del .* answered")):
             if re.match(pat, m.group(3)):
                 marks[key] = t
     return marks
@@ -794,8 +805,8 @@ def main():
             row("hot-add 4 vCPUs, held", hd["add4"], ac["add4"])
             row("hot-remove 1 vCPU, held", hd["del1"], ac["del1"])
             row("boot to READY, held", hd["boot"], ac["boot"])
-        print("upcall host-side part, p50 ms (total less QMP device_add and the guest "
-              "request's round trip; upcall-ctl -vv marks):")
+        print("upcall host-side part, p50 ms (total less QEMU's device_add/device_del and "
+              "the guest request's round trip; upcall-ctl -vv marks):")
         for name, k in (("hot-add 1", "add1"), ("hot-add 4", "add4"), ("hot-remove 1", "del1")):
             line = "  %-14s per command %7.1f" % (name, statistics.median(up[k + "_host"]))
             if not a.no_held:
