@@ -104,6 +104,9 @@ int ctl_global_option(struct ctl *c, int opt, const char *arg)
 	uint64_t secs_ms;
 	uint32_t v;
 
+	if (c->in_batch_line && strchr("UCPQRDTWNJv", opt))
+		return ctl_usage_error(c, NULL,
+				       "global options (--run, --timeout, -v...) go before 'batch', not on one of its lines");
 	switch (opt) {
 	case 'U':
 		c->uds = arg;
@@ -383,8 +386,11 @@ int ctl_action(struct ctl *c, int argc, char **argv, const struct ctl_action *a)
 	}
 
 	/* The whole QMP + guest transaction under the VM's lock; printing
-	 * comes after it is released. */
-	if (ctl_lock_vm(c, &lk, st) == CTL_OK) {
+	 * comes after it is released. A batch holds the lock for all its
+	 * lines already. */
+	if (c->held) {
+		rc = a->run(c, a->args);
+	} else if (ctl_lock_vm(c, &lk, st) == CTL_OK) {
 		rc = a->run(c, a->args);
 		ctl_unlock_vm(&lk);
 	} else {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cpu-exec.h"
+#include "held.h"
 #include "interrupt.h"
 #include "qmp.h"
 #include "vcpu.h"
@@ -57,8 +58,9 @@ static unsigned int item_ids(const struct cpu_item *it, unsigned int n,
  * ("device unplug request for not supported device type") or never
  * confirms: that is recorded per item and as a warning.
  */
-static void unplug(struct qmp *q, struct cpu_outcome *o, struct cpu_item *items,
-		   unsigned int n, enum cpu_fate fate, int wait_ms)
+static void unplug(struct ctl *c, struct qmp *q, struct cpu_outcome *o,
+		   struct cpu_item *items, unsigned int n, enum cpu_fate fate,
+		   int wait_ms)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		struct cpu_item *it = &items[i];
@@ -66,11 +68,13 @@ static void unplug(struct qmp *q, struct cpu_outcome *o, struct cpu_item *items,
 		if (it->fate != fate)
 			continue;
 		if (qmp_device_del(q, it->device)) {
+			ctl_debug(c, "device_del %s answered: refused", it->device);
 			warn(o, "device_del %s: %s; the vCPU stays in QEMU", it->device,
 			     qmp_last_error(q));
 			it->unplug = CPU_UNPLUG_FAILED;
 			continue;
 		}
+		ctl_debug(c, "device_del %s answered: accepted", it->device);
 		it->unplug = CPU_UNPLUG_PENDING;
 	}
 	for (unsigned int i = 0; i < n; i++) {
@@ -161,7 +165,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	int err;
 
 	/* Reach the guest first: no vCPU is created if it cannot be told. */
-	if (ctl_devmgr_connect(c, &h, &o->status))
+	if (ctl_devmgr_get(c, &h, &o->status))
 		return;
 	if (p->need && offer_kept(c, h, o))
 		goto out;
@@ -174,7 +178,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 					   "stopped before device_add of vCPU %u of %u; the guest was told nothing: removing what this run created",
 					   i + 1, p->n);
 			cpu_plan_add_not_sent(p);
-			unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+			unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 			goto out;
 		}
 		err = 0;
@@ -192,7 +196,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 			/* The guest has not been told about any: undo what this
 			 * run created (this one too if it exists). */
 			cpu_plan_add_not_sent(p);
-			unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+			unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 			goto out;
 		}
 		it->apic_id = (uint8_t)s->apic_id; /* QEMU's word, not the guess */
@@ -206,7 +210,7 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 		ctl_interrupt_fail(&o->status,
 				   "stopped before ADD_CPU was sent; the guest was told nothing: removing the %u vCPU(s) this run created",
 				   cpu_plan_count(p, CPU_FATE_ROLLBACK));
-		unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+		unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 		goto out;
 	}
 
@@ -233,9 +237,9 @@ static void exec_add(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 			 kept ? " (those QEMU already had stay)" : "");
 	}
 	/* Whatever QEMU does with them, the guest's answer is the result. */
-	unplug(q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
+	unplug(c, q, o, p->item, p->n, CPU_FATE_ROLLBACK, a->unplug_wait_ms);
 out:
-	upcall_free(h);
+	ctl_devmgr_put(c, h);
 }
 
 /* del: fewer released than wanted: say why, with the errno of the vCPU
@@ -289,7 +293,7 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 	struct upcall *h;
 	int err;
 
-	if (ctl_devmgr_connect(c, &h, &o->status))
+	if (ctl_devmgr_get(c, &h, &o->status))
 		return;
 	while (cpu_plan_del_next(p, &first, &count)) {
 		if (ctl_interrupted()) {
@@ -321,13 +325,13 @@ static void exec_del(struct ctl *c, const struct cpu_args *a, struct qmp *q,
 			ctl_debug(c, "guest refused to release APIC ID %u: %s",
 				  ids[cpu_answer_done(&ans, count)], upcall_strerror(r.ret));
 	}
-	upcall_free(h);
+	ctl_devmgr_put(c, h);
 	released = cpu_plan_count(p, CPU_FATE_RELEASED);
 	if (released < p->want && o->have_reply)
 		del_shortfall(o, released);
 	/* The guest let them go: that stands even if QEMU keeps them. */
 	if (q)
-		unplug(q, o, p->item, p->n, CPU_FATE_RELEASED, a->unplug_wait_ms);
+		unplug(c, q, o, p->item, p->n, CPU_FATE_RELEASED, a->unplug_wait_ms);
 }
 
 /* Without QEMU: one ADD_CPU with the given APIC IDs. */
@@ -342,7 +346,7 @@ static void exec_guest_only(struct ctl *c, struct cpu_outcome *o)
 	long done;
 	int err;
 
-	if (ctl_devmgr_connect(c, &h, &o->status))
+	if (ctl_devmgr_get(c, &h, &o->status))
 		return;
 	ctl_debug(c, "sending %s with %u APIC IDs", name, p->n);
 	o->sent = true;
@@ -364,24 +368,24 @@ static void exec_guest_only(struct ctl *c, struct cpu_outcome *o)
 		ctl_fail(&o->status, CTL_EGUEST, r.ret,
 			 "guest refused %s: %s (no valid apic_index in its reply: how far the batch got is unknown)",
 			 name, upcall_strerror(r.ret));
-	upcall_free(h);
+	ctl_devmgr_put(c, h);
 }
 
 static int open_qmp(struct ctl *c, struct qmp **q, struct vcpu_list *l,
 		    struct ctl_status *st)
 {
-	char errbuf[512];
 	int err;
 
-	*q = qmp_open(c->qmp, c->timeout_ms, &err, errbuf, sizeof(errbuf));
+	*q = ctl_qmp_get(c, st);
 	if (!*q)
-		return ctl_fail(st, CTL_EVMM, err, "%s", errbuf);
-	ctl_debug(c, "QMP: connected");
-	err = vcpu_list_get(*q, l);
+		return st->code;
+	/* Asked every time, on a held connection too: the slots are QEMU's
+	 * state, which another QMP client may have changed meanwhile. */
+	err = vcpu_list_get_cached(*q, l, c->held ? &c->held->apic : NULL);
 	if (err) {
 		ctl_fail(st, CTL_EVMM, err, "query-hotpluggable-cpus: %s",
 			 qmp_last_error(*q)[0] ? qmp_last_error(*q) : "unexpected reply");
-		qmp_close(*q);
+		ctl_qmp_put(c, *q);
 		*q = NULL;
 		return CTL_EVMM;
 	}
@@ -418,7 +422,6 @@ int cpu_execute(struct ctl *c, const struct cpu_args *a, struct cpu_outcome *o)
 		}
 	}
 	vcpu_list_free(&l);
-	if (q)
-		qmp_close(q);
+	ctl_qmp_put(c, q);
 	return o->status.code;
 }

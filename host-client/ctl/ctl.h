@@ -21,6 +21,8 @@ enum ctl_exit {
 	CTL_EVMM = 4,     /* QMP / VMM failure */
 };
 
+struct ctl_held;
+
 struct ctl {
 	const char *prog;
 	const char *uds;          /* hybrid vsock Unix socket */
@@ -38,6 +40,13 @@ struct ctl {
 	int verbose;
 	/* The JSON document printed at the end (--json). */
 	json_object *result;
+	/* 'batch': the VM's lock is held and the connections are kept across
+	 * its lines (held.h); NULL for a single command. */
+	struct ctl_held *held;
+	/* Parsing a batch line: global options are refused there. */
+	bool in_batch_line;
+	/* The output was printed already (batch): main() prints nothing. */
+	bool printed;
 	char run_paths[3][PATH_MAX];
 };
 
@@ -158,6 +167,7 @@ int mem_main(struct ctl *c, int argc, char **argv);
 int mmio_main(struct ctl *c, int argc, char **argv);
 int pci_main(struct ctl *c, int argc, char **argv);
 int status_main(struct ctl *c, int argc, char **argv);
+int batch_main(struct ctl *c, int argc, char **argv);
 int wait_ready_main(struct ctl *c, int argc, char **argv);
 
 #endif /* UPCALL_CTL_H */

@@ -33,6 +33,8 @@ struct qmp {
 	json_object *events; /* array of received, not yet consumed events */
 	char err[512];
 	char err_class[64];
+	/* The connection failed (closed, I/O error): a holder reconnects. */
+	bool broken;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -56,6 +58,17 @@ const char *qmp_last_error_class(const struct qmp *q)
 	return q->err_class;
 }
 
+bool qmp_is_broken(const struct qmp *q)
+{
+	return q->broken;
+}
+
+void qmp_drop_events(struct qmp *q)
+{
+	json_object_put(q->events);
+	q->events = json_object_new_array();
+}
+
 static int send_all(struct qmp *q, const char *s, size_t len, int64_t deadline)
 {
 	size_t done = 0;
@@ -71,11 +84,17 @@ static int send_all(struct qmp *q, const char *s, size_t len, int64_t deadline)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			q->broken = true;
 			return fail(q, -errno, "QMP send: %s", strerror(errno));
+		}
 		err = uc_wait_fd(q->fd, POLLOUT, deadline);
-		if (err)
+		if (err) {
+			/* A command half sent: the stream is out of step. */
+			if (done)
+				q->broken = true;
 			return fail(q, err, "QMP send: %s", strerror(-err));
+		}
 	}
 	return 0;
 }
@@ -138,12 +157,16 @@ static int read_message(struct qmp *q, json_object **obj, int64_t deadline)
 			q->len += (size_t)n;
 			continue;
 		}
-		if (n == 0)
+		if (n == 0) {
+			q->broken = true;
 			return fail(q, -ECONNRESET, "QMP: connection closed by QEMU");
+		}
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			q->broken = true;
 			return fail(q, -errno, "QMP receive: %s", strerror(errno));
+		}
 		err = uc_wait_fd(q->fd, POLLIN, deadline);
 		if (err == -ETIMEDOUT)
 			return fail(q, err, "QMP: no answer within %d ms",

@@ -3,6 +3,8 @@
 #ifndef UPCALL_CTL_QMP_H
 #define UPCALL_CTL_QMP_H
 
+#include <stdbool.h>
+
 #include <json.h>
 
 struct qmp;
@@ -33,6 +35,14 @@ int qmp_device_del(struct qmp *q, const char *id);
  * qmp_device_del(). */
 int qmp_device_del_wait(struct qmp *q, const char *id, int wait_ms);
 const char *qmp_last_error(const struct qmp *q);
+/* True once the connection itself failed (QEMU closed it, a send or
+ * receive error): every later command would fail too. A timeout or an
+ * error reply leaves it usable (replies are matched by id). */
+bool qmp_is_broken(const struct qmp *q);
+/* Forget the events received so far: a held connection's user calls it
+ * before each new transaction, so that an earlier transaction's
+ * DEVICE_DELETED (same device id) cannot answer a later wait. */
+void qmp_drop_events(struct qmp *q);
 /* Class of QEMU's last error ("GenericError", "DeviceNotFound"...). */
 const char *qmp_last_error_class(const struct qmp *q);
 

@@ -16,6 +16,7 @@ static const struct {
 	int (*fn)(struct ctl *c, int argc, char **argv);
 	const char *description;
 } subcommands[] = {
+	{ "batch", batch_main, "cpu add|del commands from stdin, over held connections" },
 	{ "cpu", cpu_main, "hot-add or hot-remove vCPUs (add|del)" },
 	{ "mem", mem_main, "hot-add or hot-remove guest memory (add|del)" },
 	{ "mmio", mmio_main, "announce or withdraw a virtio-mmio device (add|del)" },
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rc < 0 && optind >= argc)
-		rc = ctl_usage_error(&c, NULL, "missing subcommand (cpu, mmio, pci, status, wait-ready)");
+		rc = ctl_usage_error(&c, NULL, "missing subcommand (batch, cpu, mem, mmio, pci, status, wait-ready)");
 	if (rc < 0) {
 		const char *name = argv[optind];
 
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			rc = ctl_usage_error(&c, NULL, "unknown subcommand '%s'", name);
 	}
-	if (c.json) {
+	if (c.json && !c.printed) {
 		json_object_object_add(c.result, "ok", json_object_new_boolean(rc == CTL_OK));
 		if (rc != CTL_OK && !json_object_object_get_ex(c.result, "exit_code", NULL))
 			json_object_object_add(c.result, "exit_code", json_object_new_int(rc));

@@ -54,6 +54,65 @@ static int qom_get_apic_id(struct qmp *q, const char *path, long *apic)
 	return 0;
 }
 
+static const char *props_text(const struct vcpu_slot *s)
+{
+	return json_object_to_json_string_ext(s->props, JSON_C_TO_STRING_PLAIN);
+}
+
+/* The index of a plugged slot's cache entry, or -1. */
+static int cache_find(const struct vcpu_apic_cache *c, const struct vcpu_slot *s)
+{
+	const char *props = props_text(s);
+
+	for (unsigned int i = 0; c && i < c->n; i++)
+		if (!strcmp(c->e[i].qom_path, s->qom_path) && !strcmp(c->e[i].props, props))
+			return (int)i;
+	return -1;
+}
+
+static void cache_add(struct vcpu_apic_cache *c, const struct vcpu_slot *s)
+{
+	const char *props = props_text(s);
+	int i = cache_find(c, s);
+
+	if (!c || i >= 0 || c->n >= VCPU_CACHE_MAX ||
+	    strlen(props) >= sizeof(c->e[0].props))
+		return; /* not kept: asked again next time */
+	/* The same path in another slot is stale: replaced. */
+	for (i = 0; i < (int)c->n; i++)
+		if (!strcmp(c->e[i].qom_path, s->qom_path))
+			break;
+	if (i == (int)c->n)
+		c->n++;
+	snprintf(c->e[i].qom_path, sizeof(c->e[i].qom_path), "%s", s->qom_path);
+	snprintf(c->e[i].props, sizeof(c->e[i].props), "%s", props);
+	c->e[i].apic_id = s->apic_id;
+}
+
+/* QEMU's APIC ID of every plugged vCPU: from the cache when it has the
+ * vCPU, else one qom-get each (a QMP round trip, 1-3 ms on a busy host). */
+static int plugged_apic_ids(struct qmp *q, struct vcpu_list *l,
+			    struct vcpu_apic_cache *cache)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct vcpu_slot *s = &l->slots[i];
+		int hit, err;
+
+		if (!s->plugged)
+			continue;
+		hit = cache_find(cache, s);
+		if (hit >= 0) {
+			s->apic_id = cache->e[hit].apic_id;
+			continue;
+		}
+		err = qom_get_apic_id(q, s->qom_path, &s->apic_id);
+		if (err)
+			return err;
+		cache_add(cache, s);
+	}
+	return 0;
+}
+
 void vcpu_list_free(struct vcpu_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -64,6 +123,12 @@ void vcpu_list_free(struct vcpu_list *l)
 }
 
 int vcpu_list_get(struct qmp *q, struct vcpu_list *l)
+{
+	return vcpu_list_get_cached(q, l, NULL);
+}
+
+int vcpu_list_get_cached(struct qmp *q, struct vcpu_list *l,
+			 struct vcpu_apic_cache *cache)
 {
 	long max_thread = 0, max_core = 0, max_die = 0;
 	int tw, cw, dw;
@@ -131,14 +196,8 @@ int vcpu_list_get(struct qmp *q, struct vcpu_list *l)
 		long t = prop(s->props, "thread-id"), c = prop(s->props, "core-id");
 		long d = prop(s->props, "die-id"), so = prop(s->props, "socket-id");
 
-		if (s->plugged) {
-			err = qom_get_apic_id(q, s->qom_path, &s->apic_id);
-			if (err) {
-				vcpu_list_free(l);
-				return err;
-			}
-			continue;
-		}
+		if (s->plugged)
+			continue; /* QEMU's word, below */
 		if (so < 0) {
 			s->apic_id = -1; /* not an x86 topology we know */
 			continue;
@@ -146,7 +205,10 @@ int vcpu_list_get(struct qmp *q, struct vcpu_list *l)
 		s->apic_id = (so << (tw + cw + dw)) | ((d < 0 ? 0 : d) << (tw + cw)) |
 			     ((c < 0 ? 0 : c) << tw) | (t < 0 ? 0 : t);
 	}
-	return 0;
+	err = plugged_apic_ids(q, l, cache);
+	if (err)
+		vcpu_list_free(l);
+	return err;
 }
 
 int vcpu_plug(struct qmp *q, struct vcpu_slot *s)

@@ -28,6 +28,29 @@ struct vcpu_list {
 /* query-hotpluggable-cpus, then the APIC ID of each slot: read with
  * qom-get for plugged vCPUs, computed from the topology for free slots. */
 int vcpu_list_get(struct qmp *q, struct vcpu_list *l);
+
+/*
+ * APIC IDs QEMU gave plugged vCPUs, kept across the commands of a batch
+ * (held.h). A vCPU's APIC ID follows from its slot (QEMU computes it from
+ * the slot's socket/die/core/thread ids), so an entry is keyed by QOM path
+ * and the slot's props together: the same path in the same slot has the
+ * same APIC ID, whatever was unplugged and plugged meanwhile; anything
+ * else is asked again.
+ */
+#define VCPU_CACHE_MAX 256
+struct vcpu_apic_cache {
+	struct {
+		char qom_path[256];
+		char props[256];     /* the slot's props, as JSON text */
+		long apic_id;
+	} e[VCPU_CACHE_MAX];
+	unsigned int n;
+};
+
+/* vcpu_list_get(), asking QEMU (qom-get) only for the APIC IDs the cache
+ * (may be NULL) does not hold, and adding those to it. */
+int vcpu_list_get_cached(struct qmp *q, struct vcpu_list *l,
+			 struct vcpu_apic_cache *cache);
 void vcpu_list_free(struct vcpu_list *l);
 /* device_add the slot as VCPU_ID_PREFIX<apic id>, then read its real APIC
  * ID back with qom-get. */

@@ -17,7 +17,13 @@ initramfs, QEMU options and kernel command line:
           (the guest offlines and ejects through ACPI: DEVICE_DELETED, or
           the guest's successful eject _OST; see wait_vcpu_unplugged()).
 
-Each run boots each guest once (alternating which goes first) and measures,
+A third guest, the same upcall kernel, takes the same steps through one
+`upcall-ctl batch` (held connections: one process, one VM lock, one QMP
+connection and one device-manager session for all its steps, as a VMM
+holds its own), so that the table separates the protocol from the
+command-line tool's set-up (--no-held leaves it out).
+
+Each run boots each guest once (rotating which goes first) and measures,
 on the host's CLOCK_MONOTONIC: boot to the agent's READY line (the
 launcher's BOOT_TO_READY_MS), hot-add of 1 vCPU, hot-add of 4 more,
 hot-remove of 1. Both kernels get the same lpj= (by default the value the
@@ -31,10 +37,11 @@ part from its own log line (time to register the CPU, time in
 device_online(), i.e. the kernel's cpuhp bring-up).
 
 Usage: hotplug-bench.py [--runs N] [--lpj auto|none|N] [--tsc-khz auto|none|N]
-                        [--append ARGS]
+                        [--append ARGS] [--upcall-only] [--no-held]
                         [--no-breakdown | --breakdown-only] [--breakdown-adds N]
 Environment: BENCH_UPCALL_KERNEL, BENCH_ACPI_KERNEL, BENCH_TRACE_KERNEL,
-BENCH_INITRD, BENCH_ONLINER override the images. Prints figures only; it
+BENCH_INITRD, BENCH_ONLINER override the images, BENCH_CTL the upcall-ctl
+(e.g. an older build, with --no-held if it has no `batch`). Prints figures only; it
 fails (exit 1) when a step fails or a guest ends in an unexpected state.
 """
 import argparse
@@ -43,6 +50,7 @@ import json
 import math
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -54,7 +62,7 @@ import time
 
 TOP = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VM = os.path.join(TOP, "tools", "vm")
-CTL = os.path.join(TOP, "build", "bin", "upcall-ctl")
+CTL = os.environ.get("BENCH_CTL", os.path.join(TOP, "build", "bin", "upcall-ctl"))
 MAXCPUS = 6          # 1 at boot, +1, +4 (then -1)
 ONLINER_PORT = 7300  # guest -> host vsock port of cpu-onliner
 STEP_TIMEOUT = 60.0  # seconds, any single step
@@ -349,10 +357,72 @@ class Guest:
                                                      out.stdout, out.stderr))
         return t1 - t0, t0, t1, out.stderr
 
+    def batch_open(self):
+        """`upcall-ctl -vv --json --run DIR batch`: one process, one VM lock,
+        one QMP connection and one device-manager session for every later
+        batch() command, as a VMM holds its own."""
+        self.batch_err = open(os.path.join(self.dir, "batch.err"), "w+")
+        self.batch_proc = subprocess.Popen(
+            [CTL, "-vv", "--json", "--run", self.dir, "batch"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.batch_err)
+        self.batch_buf = b""
+        self.batch_errpos = 0
+        # Its connections are opened when it starts, as a VMM's are when
+        # the VM starts: not part of the first step.
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while "device manager greeting OK" not in open(self.batch_err.name).read():
+            if time.monotonic() > deadline or self.batch_proc.poll() is not None:
+                raise BenchError("upcall-ctl batch did not connect: %s"
+                                 % open(self.batch_err.name).read())
+            time.sleep(0.01)
+
+    def batch(self, *args):
+        """One line to the held batch; returns (ms, t0, t1, its -vv lines), the
+        time from writing the line to reading its JSON result."""
+        p = self.batch_proc
+        fd = p.stdout.fileno()
+        t0 = now_ms()
+        p.stdin.write((" ".join(args) + "\n").encode())
+        p.stdin.flush()
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while b"\n" not in self.batch_buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise BenchError("upcall-ctl batch: no result for %r within %.0f s"
+                                 % (" ".join(args), STEP_TIMEOUT))
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise BenchError("upcall-ctl batch ended (exit %s) at %r"
+                                 % (p.wait(), " ".join(args)))
+            self.batch_buf += chunk
+        t1 = now_ms()
+        line, self.batch_buf = self.batch_buf.split(b"\n", 1)
+        r = json.loads(line)
+        self.batch_err.seek(self.batch_errpos)
+        err = self.batch_err.read()
+        self.batch_errpos = self.batch_err.tell()
+        if not r.get("ok"):
+            raise BenchError("upcall-ctl batch: %r: %s" % (" ".join(args), line.decode()))
+        return t1 - t0, t0, t1, err
+
+    def batch_close(self):
+        p = getattr(self, "batch_proc", None)
+        if not p:
+            return
+        self.batch_proc = None
+        try:
+            p.stdin.close()
+            p.wait(timeout=STEP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        self.batch_err.close()
+
     def online_list(self):
         return self.exec("cat /sys/devices/system/cpu/online").strip()
 
     def stop(self):
+        self.batch_close()
         for c in (self.qmp, self.onliner):
             if c:
                 c.close()
@@ -383,19 +453,50 @@ def qemu_version():
 
 # --- the comparison -----------------------------------------------------------
 
-def run_upcall(g, res):
+def host_part(step, res, key, request):
+    """Records a step's time and its host-side part: the total less QMP
+    device_add (QEMU's) and the guest request's round trip (wire + guest),
+    from upcall-ctl -vv's CLOCK_MONOTONIC marks. step: (ms, t0, t1, stderr)."""
+    total, t0, t1, err = step
+    h = host_marks(err, request)
+    if "send" not in h or "reply" not in h:
+        raise BenchError("upcall-ctl -vv did not print the %s marks: %s" % (request, err))
+    other = h["reply"] - h["send"]
+    if "unplugged" in h and h["unplugged"] > h["reply"]:
+        other += h["unplugged"] - h["reply"]  # QEMU's device_del (pc refuses it)
+    if request == "ADD_CPU":
+        if "vcpu" not in h or "slots" not in h:
+            raise BenchError("upcall-ctl -vv did not print the device_add marks: %s" % err)
+        # device_add starts after the slot query (and, per command, after the
+        # guest connection, which comes first); the last vCPU mark ends it.
+        other += h["vcpu"] - max(h["slots"], h.get("greet", h["slots"]))
+    res[key].append(total)
+    res[key + "_host"].append(total - other)
+    return total
+
+
+def run_upcall(g, res, held=False):
+    """Per command (`upcall-ctl --run DIR cpu ...`, a new process each) or,
+    held, the same lines through one `upcall-ctl batch`."""
     g.start()
     res["boot"].append(g.boot_ms)
-    res["add1"].append(g.ctl("cpu", "add", "1")[0])
+    if held:
+        g.batch_open()
+        step = g.batch
+    else:
+        def step(*args):
+            return g.ctl(*args, verbose=True)
+    host_part(step("cpu", "add", "1"), res, "add1", "ADD_CPU")
     m = HOTADD_RE.findall(g.console())
     if len(m) != 1:
         raise BenchError("upcall guest logged %d hot-added lines after one add" % len(m))
     res["up_add1_reg"].append(int(m[0][2]) / 1000.0)
     res["up_add1_online"].append(int(m[0][3]) / 1000.0)
-    res["add4"].append(g.ctl("cpu", "add", "4")[0])
+    host_part(step("cpu", "add", "4"), res, "add4", "ADD_CPU")
     # QEMU pc cannot unplug a vCPU without ACPI: the guest's release is the
     # end (--unplug-wait 0: do not wait for a DEVICE_DELETED that never comes).
-    res["del1"].append(g.ctl("cpu", "del", "--unplug-wait", "0", "1")[0])
+    host_part(step("cpu", "del", "--unplug-wait", "0", "1"), res, "del1", "DEL_CPU")
+    g.batch_close()
 
 
 def run_acpi(g, res):
@@ -430,7 +531,10 @@ def keep_console(g, name):
 def guest_round(kind, kernel, initrd, append, tmp, i, res):
     g = Guest(kind, os.path.join(tmp, "%s-%d" % (kind, i)), kernel, initrd, append)
     try:
-        (run_upcall if kind == "upcall" else run_acpi)(g, res)
+        if kind == "acpi":
+            run_acpi(g, res)
+        else:
+            run_upcall(g, res, held=kind == "held")
         online = g.online_list()
         if online != "0-%d" % (MAXCPUS - 2):
             raise BenchError("%s guest ends with CPUs %s online, expected 0-%d"
@@ -507,7 +611,8 @@ def host_marks(stderr, request):
         for key, pat in (("qmp", "QMP: connected"), ("slots", "QMP: .* vCPU slots"),
                          ("greet", "device manager greeting OK"),
                          ("vcpu", r"vCPU .*: APIC ID"), ("send", "sending " + request),
-                         ("reply", request + " answered")):
+                         ("reply", request + " answered"),
+                         ("unplugged", r"device_del .* answered")):
             if re.match(pat, m.group(3)):
                 marks[key] = t
     return marks
@@ -610,6 +715,8 @@ def main():
     ap.add_argument("--breakdown-adds", type=int, default=5)
     ap.add_argument("--breakdown-only", action="store_true",
                     help="only the breakdown (needs no ACPI kernel)")
+    ap.add_argument("--no-held", action="store_true",
+                    help="no upcall guest driven through `upcall-ctl batch` (held connections)")
     ap.add_argument("--upcall-only", action="store_true",
                     help="no ACPI guest (e.g. to compare two upcall command lines)")
     a = ap.parse_args()
@@ -663,24 +770,26 @@ def main():
             return
         res = {k: {"add1": [], "add4": [], "del1": [], "boot": [], "acpi_add1_qmp": [],
                    "acpi_add1_guest": [], "up_add1_reg": [], "up_add1_online": [],
+                   "add1_host": [], "add4_host": [], "del1_host": [],
                    "clocksource": set()}
-               for k in ("upcall", "acpi")}
-        kinds = {"upcall": up_k, "acpi": ac_k}
+               for k in ("upcall", "held", "acpi")}
+        kinds = {"upcall": up_k, "held": up_k, "acpi": ac_k}
         for i in range(a.runs):
-            order = ("upcall", "acpi") if i % 2 == 0 else ("acpi", "upcall")
+            order = (("upcall", "held", "acpi"), ("acpi", "held", "upcall"),
+                     ("held", "acpi", "upcall"))[i % 3]
             for kind in order:
-                if kind == "acpi" and a.upcall_only:
+                if (kind == "acpi" and a.upcall_only) or (kind == "held" and a.no_held):
                     continue
                 guest_round(kind, kinds[kind], initrd, append, tmp, i, res[kind])
             sys.stderr.write("hotplug-bench: run %d/%d done\n" % (i + 1, a.runs))
-        up, ac = res["upcall"], res["acpi"]
+        up, hd, ac = res["upcall"], res["held"], res["acpi"]
         print("\nvCPU hotplug, upcall vs ACPI (QEMU %s TCG, pc, kernel %s, %d runs each, "
               "alternating)" % (qemu_version(), up.get("kernel", "?"), a.runs))
         print("guest command line: console=ttyS0 panic=-1 [hotplug_apic_ids=1-%d] %s"
               % (MAXCPUS - 1, append))
         print("calibration: " + how)
         print("guest clocksource after boot: upcall %s, ACPI %s"
-              % ("/".join(sorted(up["clocksource"])) or "-",
+              % ("/".join(sorted(up["clocksource"] | hd["clocksource"])) or "-",
                  "/".join(sorted(ac["clocksource"])) or "-"))
         print("%-24s %26s   %26s   %6s" % ("", "upcall p50/p90/max", "ACPI p50/p90/max",
                                          "up/ACPI"))
@@ -688,6 +797,21 @@ def main():
         row("hot-add 4 vCPUs", up["add4"], ac["add4"])
         row("hot-remove 1 vCPU", up["del1"], ac["del1"])
         row("boot to READY", up["boot"], ac["boot"])
+        if not a.no_held:
+            print("upcall over held connections (`upcall-ctl batch`: one process, VM lock, "
+                  "QMP connection and device-manager session for all three steps), same "
+                  "ACPI column:")
+            row("hot-add 1 vCPU, held", hd["add1"], ac["add1"])
+            row("hot-add 4 vCPUs, held", hd["add4"], ac["add4"])
+            row("hot-remove 1 vCPU, held", hd["del1"], ac["del1"])
+            row("boot to READY, held", hd["boot"], ac["boot"])
+        print("upcall host-side part, p50 ms (total less QEMU's device_add/device_del and "
+              "the guest request's round trip; upcall-ctl -vv marks):")
+        for name, k in (("hot-add 1", "add1"), ("hot-add 4", "add4"), ("hot-remove 1", "del1")):
+            line = "  %-14s per command %7.1f" % (name, statistics.median(up[k + "_host"]))
+            if not a.no_held:
+                line += "   held %7.1f" % statistics.median(hd[k + "_host"])
+            print(line)
         print("upcall hot-add 1, parts (p50, the guest's ktime_get()): present + "
               "registered %.1f ms, device_online() %.1f ms"
               % (statistics.median(up["up_add1_reg"]), statistics.median(up["up_add1_online"])))

@@ -180,6 +180,9 @@ static void handle(struct fake_qmp *q, int fd, json_object *msg, unsigned int *a
 		const char *p = arg_str(args, "path"), *prop = arg_str(args, "property");
 
 		if (!strcmp(prop, "apic-id")) {
+			pthread_mutex_lock(&q->lock);
+			q->qom_gets++;
+			pthread_mutex_unlock(&q->lock);
 			for (unsigned int i = 0; i < q->nslots; i++) {
 				slot_path(&q->slots[i], i, path, sizeof(path));
 				if (q->slots[i].plugged && !strcmp(p, path)) {

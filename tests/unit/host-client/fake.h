@@ -95,6 +95,7 @@ struct fake_qmp {
 
 	char log[FAKE_QMP_LOG][160];
 	unsigned int nlog;
+	unsigned int qom_gets;      /* qom-get apic-id commands answered */
 
 	int fd;
 	volatile bool stop;

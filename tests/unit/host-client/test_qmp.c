@@ -5,6 +5,7 @@
  * removal of the highest hot-added vCPUs, and mmio --device.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -256,6 +257,76 @@ static void plug_hot(struct fixture *f, int slot)
 	f->q.slots[slot].plugged = true;
 	f->q.slots[slot].hot = true;
 	snprintf(f->q.slots[slot].id, sizeof(f->q.slots[slot].id), "upcall-cpu-%d", slot);
+}
+
+static unsigned int qom_gets(struct fixture *f)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&f->q.lock);
+	n = f->q.qom_gets;
+	f->q.qom_gets = 0;
+	pthread_mutex_unlock(&f->q.lock);
+	return n;
+}
+
+/* A batch's held connection asks each plugged vCPU's APIC ID once: the
+ * same QOM path in the same slot is answered from the cache, the same
+ * path in another slot is asked again; without a cache, every time. */
+static void apic_cache_same_path_same_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct vcpu_apic_cache *cache = calloc(1, sizeof(*cache));
+	struct vcpu_list l;
+	char err[256];
+	struct qmp *q;
+	int e;
+
+	assert_non_null(cache);
+	fake_qmp_init(&f->q, 12);
+	for (int i = 1; i < 9; i++)
+		plug_hot(f, i);
+	start(f);
+	q = qmp_open(f->qmp, 2000, &e, err, sizeof(err));
+	assert_non_null(q);
+	qom_gets(f);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(vcpu_list_get(q, &l), 0);
+		assert_int_equal(qom_gets(f), 9);
+		vcpu_list_free(&l);
+	}
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(vcpu_list_get_cached(q, &l, cache), 0);
+		assert_int_equal(qom_gets(f), round ? 0 : 9);
+		assert_int_equal(l.n, 12);
+		for (size_t i = 0; i < l.n; i++) {
+			json_object *so;
+
+			assert_true(json_object_object_get_ex(l.slots[i].props, "socket-id", &so));
+			assert_int_equal(l.slots[i].apic_id, json_object_get_int(so));
+		}
+		vcpu_list_free(&l);
+	}
+	/* upcall-cpu-3 now sits in socket 10's slot: asked again, and
+	 * its new APIC ID is the one used. */
+	pthread_mutex_lock(&f->q.lock);
+	f->q.slots[3].plugged = false;
+	plug_hot(f, 10);
+	snprintf(f->q.slots[10].id, sizeof(f->q.slots[10].id), "upcall-cpu-3");
+	pthread_mutex_unlock(&f->q.lock);
+	assert_int_equal(vcpu_list_get_cached(q, &l, cache), 0);
+	assert_int_equal(qom_gets(f), 1);
+	e = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (!strcmp(l.slots[i].qom_path, "/machine/peripheral/upcall-cpu-3")) {
+			assert_int_equal(l.slots[i].apic_id, 10);
+			e++;
+		}
+	}
+	assert_int_equal(e, 1);
+	vcpu_list_free(&l);
+	qmp_close(q);
+	free(cache);
 }
 
 /* A vCPU QEMU kept after 'cpu del' is announced again, not re-created. */
@@ -639,6 +710,7 @@ int main(void)
 		T(add_not_enough_slots),
 		T(add_by_apic_id),
 		T(add_reuses_kept_vcpu),
+		T(apic_cache_same_path_same_slot),
 		T(add_takes_back_kept_vcpus),
 		T(add_rollback_spares_kept_vcpu),
 		T(del_skips_kept_vcpu),
