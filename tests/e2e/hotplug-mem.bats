@@ -3,7 +3,9 @@
 # our extension of the protocol). QEMU plugs a pc-dimm backed by a shared
 # memfd (device_add); the guest hears nothing of it until ADD_MEM names its
 # range. `upcall-ctl mem` does both; the refusals are sent as raw requests
-# with tests/kernel/upcall_dm.py. One guest with 128 MiB of boot RAM for the
+# with tests/kernel/upcall_dm.py. One guest with 128 MiB of boot RAM (256 on
+# the debug kernel, which keeps about 80 MiB of it for itself and takes the
+# hot-added block's KASAN shadow from it) for the
 # whole file; the tests build on each other in order.
 
 load lib
@@ -12,14 +14,24 @@ load hotplug_lib
 CLIENT="python3 $E2E_TOP/tests/e2e/vsock_client.py"
 MiB=$((1 << 20))
 BLOCK=$((128 * MiB))
-# A tmpfs larger than the boot RAM, filled with a known stream
-FILL_MB=160
+# A tmpfs larger than the memory the guest had before the add, filled with
+# a known stream: at most FILL_MAX_MB, and FILL_HEADROOM_MB less than what
+# the guest has available after the add (test "mem add 128M" sets fill_mb).
+# A debug kernel (KASAN shadow, lockdep and kmemleak tables) keeps much of
+# its memory for itself, so the size is measured, not fixed.
+if [[ ${E2E_DEBUG:-0} == 1 ]]; then
+	BOOT_MB=256 FILL_MAX_MB=1024
+else
+	BOOT_MB=128 FILL_MAX_MB=160
+fi
+# The filler's 16 MiB buffer, and room for the kernel's own allocations.
+FILL_HEADROOM_MB=48
 FILL_DIR=/run/memfill
 
 setup_file() {
 	export STATE=$BATS_FILE_TMPDIR/state
 	: >"$STATE"
-	hp_boot --machine pc --cpus 1 --mem 128M --maxmem 1G --mem-slots 4
+	hp_boot --machine pc --cpus 1 --mem ${BOOT_MB}M --maxmem 1G --mem-slots 4
 }
 
 # Values carried from one test to the next
@@ -57,10 +69,13 @@ FILLER_START='rm -f /run/filler && mkfifo /run/filler && '\
 'for i in $(seq 100); do r=$(awk "/^VmRSS:/ { print \$2 }" /proc/$p/status) && '\
 '[ "${r:-0}" -ge 16384 ] && echo $p && exit 0; sleep 0.2; done; exit 1'
 
-# The fill: FILL_MB copies of one MiB of `yes upcall-memory-fill`. Copying
-# a MiB with cat is much cheaper under TCG than piping yes line by line.
-FILL_CMD="yes upcall-memory-fill | head -c $MiB > $FILL_DIR/chunk && \
-for i in \$(seq $FILL_MB); do cat $FILL_DIR/chunk; done > $FILL_DIR/f && rm $FILL_DIR/chunk"
+# fill_cmd MB: the fill, MB copies of one MiB of `yes upcall-memory-fill`.
+# Copying a MiB with cat is much cheaper under TCG than piping yes line by
+# line.
+fill_cmd() {
+	echo "yes upcall-memory-fill | head -c $MiB > $FILL_DIR/chunk && \
+for i in \$(seq $1); do cat $FILL_DIR/chunk; done > $FILL_DIR/f && rm $FILL_DIR/chunk"
+}
 
 # kernel_free_kib: free memory (KiB) in the guest's zones other than
 # Movable, the ones the kernel's own allocations come from.
@@ -74,7 +89,7 @@ kernel_free_kib() {
 fill_sum() {
 	local i
 	yes upcall-memory-fill | head -c "$MiB" >"$BATS_FILE_TMPDIR/chunk"
-	for i in $(seq "$FILL_MB"); do cat "$BATS_FILE_TMPDIR/chunk"; done | md5sum | cut -d' ' -f1
+	for i in $(seq "$(get fill_mb)"); do cat "$BATS_FILE_TMPDIR/chunk"; done | md5sum | cut -d' ' -f1
 }
 
 # guest_long COMMAND: guest_exec for commands that take seconds under TCG
@@ -94,7 +109,7 @@ guest_long() {
 	s=$(guest_status)
 	echo "$s" | jq .memory
 	jq -e '.memory.block_size_bytes == 134217728' <<<"$s"
-	jq -e '.memory.total_bytes > 0 and .memory.total_bytes <= 134217728' <<<"$s"
+	jq -e ".memory.total_bytes > 0 and .memory.total_bytes <= $((BOOT_MB * MiB))" <<<"$s"
 	jq -e '(.memory.blocks | length) >= 1 and .memory.blocks_online == (.memory.blocks | length)' <<<"$s"
 	jq -e '[.memory.blocks[] | select(.state != "online")] | length == 0' <<<"$s"
 	put total0 "$(jq .memory.total_bytes <<<"$s")"
@@ -117,9 +132,21 @@ guest_long() {
 	put base "$base"
 }
 
-@test "mem: the guest fills and checks ${FILL_MB} MiB in tmpfs, more than its 128 MiB boot RAM" {
+@test "mem: the guest fills and checks a tmpfs larger than all its memory before the add" {
+	local avail mb
+	avail=$(guest_exec "awk '/^MemAvailable:/ { print int(\$2 / 1024) }' /proc/meminfo")
+	[[ $avail =~ ^[0-9]+$ ]]
+	mb=$((avail - FILL_HEADROOM_MB))
+	((mb <= FILL_MAX_MB)) || mb=$FILL_MAX_MB
+	# Larger than MemTotal before the add: only fits with the new block.
+	((mb * MiB > $(get total0))) || {
+		echo "only $avail MiB available after the add: no room for a fill larger than the $(($(get total0) / MiB)) MiB before it" >&2
+		false
+	}
+	put fill_mb "$mb"
+	echo "# fill: $mb MiB; MemTotal before the add: $(($(get total0) / MiB)) MiB" >&3
 	guest_exec "mkdir -p $FILL_DIR && mount -t tmpfs -o size=400M memfill $FILL_DIR"
-	guest_long "$FILL_CMD"
+	guest_long "$(fill_cmd "$mb")"
 	[ "$(guest_long "md5sum $FILL_DIR/f" | cut -d' ' -f1)" = "$(fill_sum)" ]
 }
 
@@ -134,7 +161,7 @@ guest_long() {
 }
 
 @test "mem: mem del while the memory is full is refused with EBUSY up front: no OOM kill, memory intact" {
-	# The 160 MiB file leaves less available memory than the 128 MiB block:
+	# The file leaves less available memory than the 128 MiB block:
 	# its pages cannot move out while the kernel keeps its reserves. The
 	# guest must refuse before it moves any page. Moving them anyway drains
 	# the kernel's zones, and the OOM killer kills a process: the filler
