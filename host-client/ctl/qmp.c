@@ -310,9 +310,44 @@ int qmp_wait_event(struct qmp *q, const char *name, const char *device,
 	}
 }
 
+/*
+ * Before a device_del of id: forget every DEVICE_DELETED for id QEMU has
+ * sent so far, queued or still unread in the socket. Such an event
+ * answers an earlier device_del of the same name (one nobody waited for,
+ * or whose wait timed out) and must not answer this one's wait: the
+ * device under that name now may be a new one QEMU still holds. QMP
+ * keeps order on the stream, so any event for this removal comes after
+ * what is read here.
+ */
+static void drop_device_deleted(struct qmp *q, const char *id)
+{
+	json_object *msg;
+	int err;
+
+	/* Deadline 0: only what is already there, no wait. A malformed line
+	 * is consumed by read_message(), so the loop always moves on. */
+	while ((err = read_message(q, &msg, 0)) != -ETIMEDOUT) {
+		if (err == -EPROTO)
+			continue;
+		if (err)
+			break; /* the device_del itself reports it */
+		if (json_object_object_get_ex(msg, "event", NULL))
+			keep_event(q, msg);
+		else
+			json_object_put(msg); /* a late reply to an earlier id */
+	}
+	for (size_t i = json_object_array_length(q->events); i-- > 0;)
+		if (event_matches(json_object_array_get_idx(q->events, i),
+				  "DEVICE_DELETED", id))
+			json_object_array_del_idx(q->events, i, 1);
+	q->err[0] = '\0';
+}
+
 int qmp_device_del(struct qmp *q, const char *id)
 {
 	json_object *args = json_object_new_object();
+
+	drop_device_deleted(q, id);
 
 	json_object_object_add(args, "id", json_object_new_string(id));
 	return qmp_execute(q, "device_del", args, NULL);

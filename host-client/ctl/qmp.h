@@ -26,7 +26,9 @@ int qmp_wait_event(struct qmp *q, const char *name, const char *device,
 /* device_del id: asks QEMU to unplug the device. 0 once QEMU accepted the
  * request (the removal itself may come later, as DEVICE_DELETED),
  * -EREMOTEIO when QEMU refused it (qmp_last_error says why), another
- * negative errno when the connection failed. */
+ * negative errno when the connection failed. Any DEVICE_DELETED for id
+ * received before the request (queued or unread) is dropped first: it
+ * answers an earlier device_del, not this one. */
 int qmp_device_del(struct qmp *q, const char *id);
 /* qmp_device_del(), then wait up to wait_ms for id's DEVICE_DELETED. 0 once
  * QEMU removed the device, -ETIMEDOUT when it still has it after wait_ms
@@ -39,9 +41,11 @@ const char *qmp_last_error(const struct qmp *q);
  * receive error): every later command would fail too. A timeout or an
  * error reply leaves it usable (replies are matched by id). */
 bool qmp_is_broken(const struct qmp *q);
-/* Forget the events received so far: a held connection's user calls it
- * before each new transaction, so that an earlier transaction's
- * DEVICE_DELETED (same device id) cannot answer a later wait. */
+/* Forget the events received so far (not those still unread in the
+ * socket): a held connection's user calls it before each new transaction.
+ * What keeps an earlier transaction's DEVICE_DELETED (same device id)
+ * from answering a later wait is qmp_device_del(), which also drops the
+ * unread ones. */
 void qmp_drop_events(struct qmp *q);
 /* Class of QEMU's last error ("GenericError", "DeviceNotFound"...). */
 const char *qmp_last_error_class(const struct qmp *q);

@@ -329,6 +329,48 @@ static void apic_cache_same_path_same_slot(void **state)
 	free(cache);
 }
 
+/*
+ * A DEVICE_DELETED QEMU sent for an earlier device_del of the same id
+ * (one nobody waited for: 'cpu del --unplug-wait 0', a wait that timed
+ * out), still unread on a held connection when the next transaction
+ * starts, must not answer the wait of a later device_del: that one is
+ * for a new vCPU under the same name, which QEMU may still hold.
+ */
+static void stale_device_deleted_not_taken(void **state)
+{
+	struct fixture *f = *state;
+	struct vcpu_list l;
+	char err[256];
+	struct qmp *q;
+	int e, slot = -1;
+
+	f->q.events = false;
+	plug_hot(f, 1);
+	start(f);
+	q = qmp_open(f->qmp, 2000, &e, err, sizeof(err));
+	assert_non_null(q);
+	/* Line 1: device_del without a wait; QEMU's event stays unread. */
+	assert_int_equal(qmp_device_del(q, "upcall-cpu-1"), 0);
+	usleep(50 * 1000); /* the event is in the socket */
+	/* Line 2 on the held connection: what a batch does between lines,
+	 * then the same slot plugged again under the same name. */
+	qmp_drop_events(q);
+	assert_int_equal(vcpu_list_get(q, &l), 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (!l.slots[i].plugged && l.slots[i].apic_id == 1)
+			slot = (int)i;
+	assert_true(slot >= 0);
+	assert_int_equal(vcpu_plug(q, &l.slots[slot]), 0);
+	vcpu_list_free(&l);
+	/* Its removal: this time QEMU sends no event (the guest has not
+	 * ejected it), so the wait must time out, not take line 1's. */
+	pthread_mutex_lock(&f->q.lock);
+	f->q.device_deleted = false;
+	pthread_mutex_unlock(&f->q.lock);
+	assert_int_equal(qmp_device_del_wait(q, "upcall-cpu-1", 200), -ETIMEDOUT);
+	qmp_close(q);
+}
+
 /* A vCPU QEMU kept after 'cpu del' is announced again, not re-created. */
 static void add_reuses_kept_vcpu(void **state)
 {
@@ -709,6 +751,7 @@ int main(void)
 		T(add_device_add_fails_midway),
 		T(add_not_enough_slots),
 		T(add_by_apic_id),
+		T(stale_device_deleted_not_taken),
 		T(add_reuses_kept_vcpu),
 		T(apic_cache_same_path_same_slot),
 		T(add_takes_back_kept_vcpus),
