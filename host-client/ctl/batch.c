@@ -90,8 +90,14 @@ static int next_line(struct reader *r, char **line, size_t *len)
 			*len = l;
 			return LINE_OK;
 		}
-		if (r->eof)
-			return r->skipping ? LINE_LONG : LINE_EOF;
+		if (r->eof) {
+			/* An over-long last line whose tail filled the
+			 * buffer exactly: reported once, then EOF. */
+			bool skipped = r->skipping;
+
+			r->skipping = false;
+			return skipped ? LINE_LONG : LINE_EOF;
+		}
 		if (r->len == BATCH_MAX_LINE) {
 			r->skipping = true; /* reported once its newline comes */
 			r->len = 0;
@@ -304,7 +310,7 @@ int batch_main(struct ctl *c, int argc, char **argv)
 			if (first == CTL_OK)
 				first = rc;
 			line_done(c, n, rc);
-			continue;
+			goto next;
 		}
 		nul = strlen(line) != (size_t)len;
 		nw = nul ? 1 : split(line, words, BATCH_MAX_WORDS);
@@ -330,6 +336,7 @@ int batch_main(struct ctl *c, int argc, char **argv)
 				first = rc;
 		}
 		line_done(c, n, rc);
+next:
 		if (ctl_interrupted()) {
 			ctl_interrupt_fail(&st, "batch stopped after line %u", n);
 			break;

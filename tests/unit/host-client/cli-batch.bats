@@ -150,3 +150,18 @@ EOF2
 	jq -e '.batch and .lines == 0 and (.error | contains("SIGTERM"))' "$BATS_TEST_TMPDIR/out"
 	! lock_held "$RUN/qmp.sock.lock"
 }
+
+@test "batch: an over-long last line without a newline ends the batch, whatever its length" {
+	# 4096 and 8192: the limit's multiples, where the reader had dropped
+	# the whole buffer and met EOF with nothing left (it looped forever
+	# on that line, deaf to SIGTERM). head bounds the output if it does.
+	for n in 4096 4097 8192 9000; do
+		head -c "$n" /dev/zero | tr '\0' x |
+			timeout -s KILL 10 "$CTL" --json --run "$BATS_TEST_TMPDIR/none" batch 2>&1 |
+			head -n 5 >"$BATS_TEST_TMPDIR/out"
+		echo "$n: $(cat "$BATS_TEST_TMPDIR/out")" >&3
+		[[ $(wc -l <"$BATS_TEST_TMPDIR/out") -eq 2 ]]
+		jq -se '.[0].line == 1 and (.[0].error | contains("longer than 4096 bytes")) and .[0].exit_code == 2' "$BATS_TEST_TMPDIR/out"
+		jq -se '.[1] == {"batch":true,"lines":1,"failed":1,"ok":false,"exit_code":2}' "$BATS_TEST_TMPDIR/out"
+	done
+}
