@@ -41,7 +41,8 @@ static const char batch_usage[] =
 	"VM wait (--lock-wait) until the batch ends at end of input or on\n"
 	"SIGINT/SIGTERM/SIGHUP (which also stops the running line at a safe point).\n"
 	"\n"
-	"Exit status: that of the first failing line, 0 if none failed.\n"
+	"Exit status: that of the first failing line; if none failed, the batch's\n"
+	"own failure (the lock, reading stdin: 3 or 2; a signal: 128+N), else 0.\n"
 	"\n"
 	"  -h, --help            this text\n";
 
