@@ -140,9 +140,13 @@ static int read_message(struct qmp *q, json_object **obj, int64_t deadline)
 			}
 			return 0;
 		}
-		if (q->len >= QMP_MAX_LINE)
+		if (q->len >= QMP_MAX_LINE) {
+			/* Its rest is still to come: the stream is out of
+			 * step for good, and the buffer stays full. */
+			q->broken = true;
 			return fail(q, -EMSGSIZE, "QMP: message longer than %u bytes",
 				    QMP_MAX_LINE);
+		}
 		if (q->cap - q->len < 4096) {
 			size_t cap = q->cap ? q->cap * 2 : 8192;
 			char *b = realloc(q->buf, cap);

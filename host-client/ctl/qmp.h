@@ -38,7 +38,8 @@ int qmp_device_del(struct qmp *q, const char *id);
 int qmp_device_del_wait(struct qmp *q, const char *id, int wait_ms);
 const char *qmp_last_error(const struct qmp *q);
 /* True once the connection itself failed (QEMU closed it, a send or
- * receive error): every later command would fail too. A timeout or an
+ * receive error, a message over the size limit): every later command
+ * would fail too. A timeout or an
  * error reply leaves it usable (replies are matched by id). */
 bool qmp_is_broken(const struct qmp *q);
 /* Forget the events received so far (not those still unread in the

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -369,6 +372,54 @@ static void stale_device_deleted_not_taken(void **state)
 	pthread_mutex_unlock(&f->q.lock);
 	assert_int_equal(qmp_device_del_wait(q, "upcall-cpu-1", 200), -ETIMEDOUT);
 	qmp_close(q);
+}
+
+/*
+ * A message longer than the reader's limit leaves the stream out of step
+ * (its rest is still to come): the connection is broken, so a batch's
+ * next line opens a new one instead of failing on this one forever.
+ */
+static void qmp_oversized_message_breaks(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char err[256];
+	struct qmp *q;
+	pid_t pid;
+	int ls, e, st;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->qmp);
+	ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(ls >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char hello[] = "{\"QMP\": {}}\n";
+		static const char ok[] = "{\"return\": {}, \"id\": 1}\n";
+		static char big[65536];
+		char in[512];
+		int fd = accept(ls, NULL, NULL);
+
+		memset(big, 'x', sizeof(big));
+		if (fd < 0 || write(fd, hello, sizeof(hello) - 1) < 0 ||
+		    read(fd, in, sizeof(in)) <= 0 || write(fd, ok, sizeof(ok) - 1) < 0 ||
+		    read(fd, in, sizeof(in)) <= 0)
+			_exit(1);
+		for (int i = 0; i < 80; i++) /* 5 MiB, no newline */
+			if (write(fd, big, sizeof(big)) < 0)
+				_exit(0);
+		_exit(0);
+	}
+	close(ls);
+	q = qmp_open(f->qmp, 2000, &e, err, sizeof(err));
+	assert_non_null(q);
+	assert_false(qmp_is_broken(q));
+	assert_int_equal(qmp_execute(q, "query-status", NULL, NULL), -EMSGSIZE);
+	assert_true(qmp_is_broken(q));
+	qmp_close(q);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
 }
 
 /* A vCPU QEMU kept after 'cpu del' is announced again, not re-created. */
@@ -752,6 +803,7 @@ int main(void)
 		T(add_not_enough_slots),
 		T(add_by_apic_id),
 		T(stale_device_deleted_not_taken),
+		T(qmp_oversized_message_breaks),
 		T(add_reuses_kept_vcpu),
 		T(apic_cache_same_path_same_slot),
 		T(add_takes_back_kept_vcpus),
