@@ -96,6 +96,10 @@ def ctl(run, *args, uds_only=False):
         # Counted as this operation's failure; the soak goes on.
         return False, now_ms() - t0, {"ok": False, "error": "upcall-ctl still running after %d s" %
                                       (STEP_TIMEOUT_S * 3)}
+    except OSError as e:
+        # upcall-ctl could not be started (e.g. replaced by a rebuild at
+        # that moment): this operation's failure too, not the soak's end.
+        return False, now_ms() - t0, {"ok": False, "error": "cannot run %s: %s" % (CTL, e)}
     ms = now_ms() - t0
     try:
         reply = json.loads(p.stdout)
