@@ -138,17 +138,12 @@ static int split(char *line, char **words, int max)
 /* One line's outcome: JSON object or human summary, flushed at once. */
 static void line_done(struct ctl *c, unsigned int n, int rc)
 {
-	if (c->json) {
-		json_object_object_add(c->result, "ok", json_object_new_boolean(rc == CTL_OK));
-		if (rc != CTL_OK && !json_object_object_get_ex(c->result, "exit_code", NULL))
-			json_object_object_add(c->result, "exit_code", json_object_new_int(rc));
-		puts(json_object_to_json_string_ext(c->result, JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
-	} else if (rc == CTL_OK) {
+	if (c->json)
+		ctl_print_result(c, rc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	else if (rc == CTL_OK)
 		printf("line %u: ok\n", n);
-	} else {
+	else
 		printf("line %u: exit %d\n", n, rc);
-	}
 	fflush(stdout);
 	fflush(stderr);
 }
@@ -170,11 +165,7 @@ static int summary(struct ctl *c, unsigned int ran, unsigned int failed,
 			first = st->code;
 	}
 	if (c->json) {
-		json_object_object_add(c->result, "ok", json_object_new_boolean(first == CTL_OK));
-		if (first != CTL_OK && !json_object_object_get_ex(c->result, "exit_code", NULL))
-			json_object_object_add(c->result, "exit_code", json_object_new_int(first));
-		puts(json_object_to_json_string_ext(c->result, JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
+		ctl_print_result(c, first, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		c->printed = true;
 	}
 	return first;

@@ -416,3 +416,11 @@ int ctl_open_devmgr(struct ctl *c, struct upcall **out)
 		return ctl_report(c, &st, NULL);
 	return CTL_OK;
 }
+
+void ctl_print_result(struct ctl *c, int rc, int flags)
+{
+	json_object_object_add(c->result, "ok", json_object_new_boolean(rc == CTL_OK));
+	if (rc != CTL_OK && !json_object_object_get_ex(c->result, "exit_code", NULL))
+		json_object_object_add(c->result, "exit_code", json_object_new_int(rc));
+	puts(json_object_to_json_string_ext(c->result, flags));
+}

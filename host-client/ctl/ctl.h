@@ -52,6 +52,13 @@ struct ctl {
 
 #define CTL_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/*
+ * With --json: adds "ok" (rc == CTL_OK) and, on failure, "exit_code" rc
+ * unless an error already set one, to c->result and prints it as one
+ * json-c string with @flags (JSON_C_TO_STRING_*) and a newline.
+ */
+void ctl_print_result(struct ctl *c, int rc, int flags);
+
 /* The options every subcommand accepts too. */
 #define CTL_GLOBAL_LONGOPTS                                   \
 	{ "uds", required_argument, NULL, 'U' },              \

@@ -129,14 +129,9 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			rc = ctl_usage_error(&c, NULL, "unknown subcommand '%s'", name);
 	}
-	if (c.json && !c.printed) {
-		json_object_object_add(c.result, "ok", json_object_new_boolean(rc == CTL_OK));
-		if (rc != CTL_OK && !json_object_object_get_ex(c.result, "exit_code", NULL))
-			json_object_object_add(c.result, "exit_code", json_object_new_int(rc));
-		puts(json_object_to_json_string_ext(c.result, JSON_C_TO_STRING_PRETTY |
-						    JSON_C_TO_STRING_SPACED |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
-	}
+	if (c.json && !c.printed)
+		ctl_print_result(&c, rc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+				 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (fflush(stdout) != 0 && rc == CTL_OK)
 		rc = CTL_ECONN;
 	ctl_fini(&c);
