@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +42,21 @@ static const char batch_usage[] =
 	"VM wait (--lock-wait) until the batch ends at end of input or on\n"
 	"SIGINT/SIGTERM/SIGHUP (which also stops the running line at a safe point).\n"
 	"\n"
+	"A line may hold up to 4096 bytes (its newline not counted). If stdout\n"
+	"cannot take a line's result (a closed pipe, a full disk), no further line\n"
+	"runs.\n"
+	"\n"
 	"Exit status: that of the first failing line; if none failed, the batch's\n"
-	"own failure (the lock, reading stdin: 3 or 2; a signal: 128+N), else 0.\n"
+	"own failure (the lock or writing stdout: 3; reading stdin: 2; a signal:\n"
+	"128+N), else 0.\n"
 	"\n"
 	"  -h, --help            this text\n";
 
-/* A line longer than this is refused (and skipped up to its newline). */
+/* A line longer than this (its newline not counted) is refused, and
+ * skipped up to its newline. */
 #define BATCH_MAX_LINE 4096
+/* The reader holds a whole line of BATCH_MAX_LINE bytes and its newline. */
+#define BATCH_BUF (BATCH_MAX_LINE + 1)
 /* While stdin is idle, how often a deferred signal is looked for. */
 #define BATCH_POLL_MS 100
 
@@ -58,7 +67,7 @@ static const char batch_usage[] =
  * within BATCH_POLL_MS instead of the read blocking until the next line.
  */
 struct reader {
-	char buf[BATCH_MAX_LINE + 1];
+	char buf[BATCH_BUF + 1]; /* + the NUL that ends a line handed out */
 	size_t len;       /* bytes in buf */
 	size_t taken;     /* bytes of buf handed out as the last line */
 	bool skipping;    /* dropping the rest of an over-long line */
@@ -78,6 +87,12 @@ static int next_line(struct reader *r, char **line, size_t *len)
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
 		ssize_t n;
 
+		if (!nl && r->len == BATCH_BUF) {
+			/* More than BATCH_MAX_LINE bytes without a newline:
+			 * dropped, reported once its newline (or EOF) comes. */
+			r->skipping = true;
+			r->len = 0;
+		}
 		if (nl || (r->eof && r->len)) {
 			size_t l = nl ? (size_t)(nl - r->buf) : r->len;
 			bool skipped = r->skipping;
@@ -99,10 +114,6 @@ static int next_line(struct reader *r, char **line, size_t *len)
 			r->skipping = false;
 			return skipped ? LINE_LONG : LINE_EOF;
 		}
-		if (r->len == BATCH_MAX_LINE) {
-			r->skipping = true; /* reported once its newline comes */
-			r->len = 0;
-		}
 		if (ctl_interrupted())
 			return LINE_STOP;
 		n = poll(&pfd, 1, BATCH_POLL_MS);
@@ -110,7 +121,7 @@ static int next_line(struct reader *r, char **line, size_t *len)
 			return LINE_ERR;
 		if (n <= 0)
 			continue;
-		n = read(STDIN_FILENO, r->buf + r->len, BATCH_MAX_LINE - r->len);
+		n = read(STDIN_FILENO, r->buf + r->len, BATCH_BUF - r->len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
@@ -135,17 +146,25 @@ static int split(char *line, char **words, int max)
 	return n;
 }
 
-/* One line's outcome: JSON object or human summary, flushed at once. */
-static void line_done(struct ctl *c, unsigned int n, int rc)
+/*
+ * One line's outcome: JSON object or human summary, flushed at once.
+ * Returns 0, or -errno when stdout could not take it (a closed pipe, a
+ * full disk): whoever reads the results is gone or cannot see them, so
+ * the caller runs no further line.
+ */
+static int line_done(struct ctl *c, unsigned int n, int rc)
 {
+	errno = 0;
 	if (c->json)
 		ctl_print_result(c, rc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	else if (rc == CTL_OK)
 		printf("line %u: ok\n", n);
 	else
 		printf("line %u: exit %d\n", n, rc);
-	fflush(stdout);
-	fflush(stderr);
+	(void)fflush(stderr); /* diagnostics only: nothing to do if it fails */
+	if (fflush(stdout) || ferror(stdout))
+		return errno ? -errno : -EIO;
+	return 0;
 }
 
 /* The batch's last output: with --json one object on one line, like the
@@ -252,7 +271,7 @@ int batch_main(struct ctl *c, int argc, char **argv)
 	struct reader *in;
 	char *line = NULL;
 	struct ctl_lock lk;
-	int rc, first = CTL_OK;
+	int rc, werr, first = CTL_OK;
 
 	rc = parse(c, argc, argv);
 	if (rc < 0)
@@ -265,6 +284,17 @@ int batch_main(struct ctl *c, int argc, char **argv)
 		free(held);
 		free(in);
 		return ctl_error(c, CTL_ECONN, ENOMEM, "out of memory");
+	}
+	/*
+	 * A reader of the results that goes away must not kill the batch
+	 * with SIGPIPE in the middle of a line (between QEMU's device_add
+	 * and the guest's request): the write fails with EPIPE instead, and
+	 * the batch stops after that line (line_done()).
+	 */
+	if (sigaction(SIGPIPE, &(struct sigaction){ .sa_handler = SIG_IGN }, NULL) < 0) {
+		free(held);
+		free(in);
+		return ctl_error(c, CTL_ECONN, errno, "sigaction(SIGPIPE): %s", strerror(errno));
 	}
 	if (ctl_lock_vm(c, &lk, &st)) {
 		free(held);
@@ -301,8 +331,7 @@ int batch_main(struct ctl *c, int argc, char **argv)
 			failed++;
 			if (first == CTL_OK)
 				first = rc;
-			line_done(c, n, rc);
-			goto next;
+			goto done;
 		}
 		nul = strlen(line) != (size_t)len;
 		nw = nul ? 1 : split(line, words, BATCH_MAX_WORDS);
@@ -327,8 +356,16 @@ int batch_main(struct ctl *c, int argc, char **argv)
 			if (first == CTL_OK)
 				first = rc;
 		}
-		line_done(c, n, rc);
-next:
+done:
+		werr = line_done(c, n, rc);
+		if (werr) {
+			ctl_fail(&st, CTL_ECONN, -werr, "writing line %u's result to stdout: %s",
+				 n, strerror(-werr));
+			/* With --json the error would go only where it cannot. */
+			if (c->json)
+				fprintf(stderr, "%s: %s\n", c->prog, st.msg);
+			break;
+		}
 		if (ctl_interrupted()) {
 			ctl_interrupt_fail(&st, "batch stopped after line %u", n);
 			break;

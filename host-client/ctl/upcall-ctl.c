@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	if (c.json && !c.printed)
 		ctl_print_result(&c, rc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 				 JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (fflush(stdout) != 0 && rc == CTL_OK)
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CTL_OK)
 		rc = CTL_ECONN;
 	ctl_fini(&c);
 	return rc;

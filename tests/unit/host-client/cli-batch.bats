@@ -151,17 +151,67 @@ EOF2
 	! lock_held "$RUN/qmp.sock.lock"
 }
 
-@test "batch: an over-long last line without a newline ends the batch, whatever its length" {
-	# 4096 and 8192: the limit's multiples, where the reader had dropped
-	# the whole buffer and met EOF with nothing left (it looped forever
-	# on that line, deaf to SIGTERM). head bounds the output if it does.
-	for n in 4096 4097 8192 9000; do
-		head -c "$n" /dev/zero | tr '\0' x |
-			timeout -s KILL 10 "$CTL" --json --run "$BATS_TEST_TMPDIR/none" batch 2>&1 |
-			head -n 5 >"$BATS_TEST_TMPDIR/out"
-		echo "$n: $(cat "$BATS_TEST_TMPDIR/out")" >&3
-		[[ $(wc -l <"$BATS_TEST_TMPDIR/out") -eq 2 ]]
-		jq -se '.[0].line == 1 and (.[0].error | contains("longer than 4096 bytes")) and .[0].exit_code == 2' "$BATS_TEST_TMPDIR/out"
-		jq -se '.[1] == {"batch":true,"lines":1,"failed":1,"ok":false,"exit_code":2}' "$BATS_TEST_TMPDIR/out"
+@test "batch: a line of 4096 bytes is taken, one of 4097 is refused, with or without its newline" {
+	# The family: the limit and one past it, the buffer's multiples, each
+	# as a newline-ended line followed by another and as the last line
+	# without a newline. A taken line of x's is an unknown command; a
+	# refused one says so. head bounds the output if the reader loops.
+	start_fake --slots 6
+	for n in 4095 4096 4097 8192 8193 9000; do
+		if ((n <= 4096)); then want="unknown batch command"; else want="longer than 4096 bytes"; fi
+		for last in newline eof; do
+			{
+				head -c "$n" /dev/zero | tr '\0' x
+				[[ $last == eof ]] || printf '\ncpu add 1\n'
+			} | timeout -s KILL 10 "$CTL" --json --run "$RUN" batch 2>&1 |
+				head -n 5 >"$BATS_TEST_TMPDIR/out"
+			echo "$n $last: $(cut -c1-150 "$BATS_TEST_TMPDIR/out")" >&3
+			jq -se --arg want "$want" '.[0].line == 1 and (.[0].error | contains($want)) and .[0].exit_code == 2' "$BATS_TEST_TMPDIR/out"
+			if [[ $last == eof ]]; then
+				[[ $(wc -l <"$BATS_TEST_TMPDIR/out") -eq 2 ]]
+				jq -se '.[1] == {"batch":true,"lines":1,"failed":1,"ok":false,"exit_code":2}' "$BATS_TEST_TMPDIR/out"
+			else
+				# The line after it runs as usual.
+				[[ $(wc -l <"$BATS_TEST_TMPDIR/out") -eq 3 ]]
+				jq -se '.[1].line == 2 and .[1].ok and .[2].lines == 2 and .[2].failed == 1' "$BATS_TEST_TMPDIR/out"
+				run "$CTL" --run "$RUN" cpu del --unplug-wait 0 1
+			fi
+		done
 	done
+}
+
+@test "batch: stdout that cannot take a result (full disk, closed pipe) stops the batch after that line" {
+	start_fake --slots 6
+	# /dev/full: every write fails with ENOSPC.
+	status=0
+	printf 'cpu add 1\ncpu add 1\ncpu add 1\n' |
+		"$CTL" -v --json --run "$RUN" batch >/dev/full 2>"$BATS_TEST_TMPDIR/err" || status=$?
+	echo "exit $status: $(cat "$BATS_TEST_TMPDIR/err")" >&3
+	[[ $status -eq 3 ]]
+	grep -q "writing line 1's result to stdout: No space left on device" "$BATS_TEST_TMPDIR/err"
+	grep -q 'batch: 1 command(s)' "$BATS_TEST_TMPDIR/err"
+	! lock_held "$RUN/qmp.sock.lock"
+	# A reader that goes away after the first result: no SIGPIPE death
+	# (exit 141), the batch runs no line after the one it could not report.
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	{
+		timeout -s KILL 20 "$CTL" -v --json --run "$RUN" batch <"$BATS_TEST_TMPDIR/in" \
+			2>"$BATS_TEST_TMPDIR/err" | head -n 1 >"$BATS_TEST_TMPDIR/out"
+		echo "${PIPESTATUS[0]}" >"$BATS_TEST_TMPDIR/status"
+	} &
+	reader=$!
+	exec 7>"$BATS_TEST_TMPDIR/in"
+	echo 'cpu add 1' >&7
+	# head has the first result and is gone before the second line comes.
+	for _ in $(seq 100); do [[ -s $BATS_TEST_TMPDIR/out ]] && break; sleep 0.1; done
+	sleep 0.3
+	printf 'cpu add 1\ncpu add 1\n' >&7
+	exec 7>&-
+	wait "$reader"
+	echo "status $(cat "$BATS_TEST_TMPDIR/status"): $(cat "$BATS_TEST_TMPDIR/err")" >&3
+	jq -e '.line == 1 and .ok' "$BATS_TEST_TMPDIR/out"
+	[[ $(cat "$BATS_TEST_TMPDIR/status") -eq 3 ]]
+	grep -q "writing line 2's result to stdout: Broken pipe" "$BATS_TEST_TMPDIR/err"
+	grep -q 'batch: 2 command(s)' "$BATS_TEST_TMPDIR/err"
+	! lock_held "$RUN/qmp.sock.lock"
 }
