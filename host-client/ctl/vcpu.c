@@ -243,8 +243,3 @@ const char *vcpu_device_name(const struct vcpu_slot *s)
 {
 	return s->id[0] ? s->id : s->qom_path;
 }
-
-int vcpu_unplug(struct qmp *q, const struct vcpu_slot *s)
-{
-	return qmp_device_del(q, vcpu_device_name(s));
-}

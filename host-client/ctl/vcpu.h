@@ -55,8 +55,6 @@ void vcpu_list_free(struct vcpu_list *l);
 /* device_add the slot as VCPU_ID_PREFIX<apic id>, then read its real APIC
  * ID back with qom-get. */
 int vcpu_plug(struct qmp *q, struct vcpu_slot *s);
-/* device_del a plugged vCPU (by id, or QOM path for boot-time vCPUs). */
-int vcpu_unplug(struct qmp *q, const struct vcpu_slot *s);
 /* The name DEVICE_DELETED will carry for this vCPU. */
 const char *vcpu_device_name(const struct vcpu_slot *s);
 
