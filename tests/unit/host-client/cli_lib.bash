@@ -14,6 +14,9 @@ MAN=${HC_MAN:-host-client/upcall-ctl.1}
 start_fake() {
 	RUN=$BATS_TEST_TMPDIR/run
 	mkdir -p "$RUN"
+	# A fake started earlier in the same test left its ready file: waiting
+	# on it would race the new fake's sockets (connection refused).
+	rm -f "$RUN/ready"
 	"$FAKE" --dir "$RUN" "$@" 3>&- &
 	FAKE_PID=$!
 	for _ in $(seq 200); do
