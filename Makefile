@@ -63,7 +63,8 @@ ALL_TARGETS :=
 CHECK_SUITES :=
 # Suites `make check` runs after all the others, and the slow targets only
 # they need, which it builds in the background meanwhile (e.g. a second
-# kernel line): the test suites leave one of two cores mostly idle.
+# kernel line): the guest suites leave one of two cores mostly idle (the
+# summary's "busy" column), suites that keep both busy go late as well.
 CHECK_LATE_SUITES :=
 CHECK_PREFETCH :=
 FUZZ_TARGETS :=
@@ -103,9 +104,10 @@ deps: $(DEPS_MK)
 all: $(ALL_TARGETS)
 
 # Every suite runs even when an earlier one fails; each one records its
-# counts in build/test-results/<suite>.counts and its wall time (its own
-# prerequisites, e.g. a kernel build, included) in <suite>.seconds; the
-# summary adds them up.
+# counts in build/test-results/<suite>.counts, its wall time (its own
+# prerequisites, e.g. a kernel build, included) in <suite>.seconds and the
+# machine's CPU ticks before and after it in <suite>.cpu; the summary adds
+# them up and prints how busy the cores were during each suite.
 #
 # CHECK_PREFETCH targets are built by a background make at the lowest
 # priority (its own process group, stopped if check is interrupted) while
@@ -125,12 +127,13 @@ check: $(filter-out $(CHECK_PREFETCH),$(ALL_TARGETS))
 	trap '[ -z "$$pf" ] || kill -TERM -- -$$pf 2>/dev/null; exit 130' INT TERM; \
 	for s in $(CHECK_ORDER); do \
 		printf '\n=== suite %s ===\n' "$$s"; \
-		t0=$$(date +%s); \
+		t0=$$(date +%s); c0=$$(tools/cpu-ticks.sh); \
 		if ! $(MAKE) --no-print-directory check-$$s && \
 		   [ ! -s $(BUILD)/test-results/$$s.counts ]; then \
 			echo "0 1 0" > $(BUILD)/test-results/$$s.counts; \
 		fi; \
 		echo $$(($$(date +%s) - t0)) > $(BUILD)/test-results/$$s.seconds; \
+		echo "$$c0 $$(tools/cpu-ticks.sh)" > $(BUILD)/test-results/$$s.cpu; \
 	done; \
 	if [ -n "$$pf" ] && ! wait $$pf; then \
 		echo "check: the background build failed:"; tail -20 $(BUILD)/test-results/prefetch.log; \

@@ -35,8 +35,11 @@ LINE ?= 6.12
 ALL_TARGETS += $(DEVMGR_KERNEL_6.1)
 CHECK_SUITES += kernel-patches kernel-configs kernel-e2e kernel-e2e-6.1
 # make check builds the 6.1 kernel in the background while the other suites
-# run, and runs kernel-e2e-6.1, its only user, last (Makefile).
-CHECK_LATE_SUITES += kernel-e2e-6.1
+# run, and runs kernel-e2e-6.1, its only user, last (Makefile). The patch
+# and configuration checks keep both cores busy (checkpatch, the object
+# checks' compiles): they run late too, so that the background build takes
+# the core the guest suites leave idle instead of competing with them.
+CHECK_LATE_SUITES += kernel-patches kernel-configs kernel-e2e-6.1
 CHECK_PREFETCH += $(DEVMGR_KERNEL_6.1)
 CLEAN_DIRS += $(BUILD)/devmgr
 
