@@ -90,11 +90,19 @@ copy_config() {
 	[[ -z $CONFIG_OUT ]] || { mkdir -p "$(dirname "$CONFIG_OUT")" && cp "$1" "$CONFIG_OUT"; }
 }
 
-if [[ -f $entry/ok && -f $entry/config ]]; then
+cache_hit() {
+	[[ -f $entry/ok && -f $entry/config ]] || return 1
 	copy_config "$entry/config"
 	echo "check-objects ($NAME): cache hit $key ($(cat "$entry/ok"))"
-	exit 0
-fi
+}
+cache_hit && exit 0
+# make check runs these in the background (Makefile, CHECK_PREFETCH) while
+# kernel-configs may ask for the same: one compiles, the other waits and
+# takes the result from the cache.
+mkdir -p "$TOP/build/devmgr"
+exec 9>"$TOP/build/devmgr/.objs-$NAME.lock"
+flock -w 1800 9 || die "waited 30 min for another check of $NAME"
+cache_hit && exit 0
 
 PRISTINE=$("$HERE/pristine.sh")
 work=$TOP/build/devmgr/objs-$NAME.$$

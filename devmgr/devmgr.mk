@@ -40,7 +40,10 @@ CHECK_SUITES += kernel-patches kernel-configs kernel-e2e kernel-e2e-6.1
 # checks' compiles): they run late too, so that the background build takes
 # the core the guest suites leave idle instead of competing with them.
 CHECK_LATE_SUITES += kernel-patches kernel-configs kernel-e2e-6.1
-CHECK_PREFETCH += $(DEVMGR_KERNEL_6.1)
+# After the 6.1 kernel, the background build extracts the pristine trees
+# and runs the object checks (cached), so that kernel-patches and
+# kernel-configs find them done.
+CHECK_PREFETCH += $(DEVMGR_KERNEL_6.1) devmgr-prefetch
 CLEAN_DIRS += $(BUILD)/devmgr
 
 .PHONY: kernel-patches check-kernel-patches check-kernel-configs check-kernel-e2e \
@@ -58,6 +61,10 @@ check-kernel-patches:
 # the guests use) and the server without the device manager.
 check-kernel-configs:
 	$(Q)tools/tap-run.sh kernel-configs devmgr/check-configs.sh
+
+.PHONY: devmgr-prefetch
+devmgr-prefetch:
+	$(Q)devmgr/check-configs.sh --prefetch
 
 # Needs the guest kernel, the initramfs and the vsock backend.
 check-kernel-e2e: $(BUILD)/guest/bzImage $(BUILD)/guest/initramfs.cpio.gz \

@@ -59,13 +59,24 @@ if [[ $line == "$(upcall_default_line)" ]]; then
 else
 	dest=$TOP/build/devmgr/linux-pristine-$line
 fi
-if ! check "$dest" || [[ ! -f $dest/.upcall-extracted ]]; then
+extracted() {
+	check "$dest" && [[ -f $dest/.upcall-extracted ]]
+}
+if ! extracted; then
 	[[ -r $TARBALL ]] || { echo "pristine: $TARBALL is missing (tools/deps.sh)" >&2; exit 1; }
-	echo "pristine: extracting $TARBALL into ${dest#"$TOP"/} (once)" >&2
-	rm -rf "$dest.tmp" "$dest"
-	mkdir -p "$dest.tmp"
-	tar -xf "$TARBALL" -C "$dest.tmp" --strip-components=1
-	touch "$dest.tmp/.upcall-extracted"
-	mv "$dest.tmp" "$dest"
+	# make check extracts it in the background (Makefile, CHECK_PREFETCH)
+	# while a suite may ask for it: one extracts, the other waits.
+	mkdir -p "$(dirname "$dest")"
+	exec 9>"$(dirname "$dest")/.$(basename "$dest").lock"
+	flock -w 1800 9 || { echo "pristine: waited 30 min for another extraction of $dest" >&2; exit 1; }
+	if ! extracted; then
+		echo "pristine: extracting $TARBALL into ${dest#"$TOP"/} (once)" >&2
+		rm -rf "$dest.tmp" "$dest"
+		mkdir -p "$dest.tmp"
+		tar -xf "$TARBALL" -C "$dest.tmp" --strip-components=1
+		touch "$dest.tmp/.upcall-extracted"
+		mv "$dest.tmp" "$dest"
+	fi
+	exec 9>&-
 fi
 echo "$dest"
