@@ -14,7 +14,10 @@ For each phase it reports failures, p50/p99/max latency per operation,
 the guest's Slab, SUnreclaim and MemFree averaged over the first and the
 last window of cycles (100, or a quarter of the cycles when fewer than
 400) and their drift, the largest /proc/slabinfo changes when the kernel
-has it, and upcall-vsockd's open fds and RSS before and after. At the end
+has it, the guest's live vmalloc areas before and after (/proc/vmallocinfo:
+a mapping left behind shows there; a vmap area freed lazily, which
+slabinfo's vmap_area still counts, does not), and upcall-vsockd's open fds
+and RSS before and after. At the end
 of each VM: the kmemleak scan (--kmemleak) and the console check of
 tests/e2e/lib.bash. Exit status 1 if anything failed.
 
@@ -155,6 +158,22 @@ def slabinfo(run):
     return caches or None
 
 
+def vmalloc_live(run):
+    """{"areas": N, "ioremap": N}: the guest's live vmalloc areas
+    (/proc/vmallocinfo lists only mapped ones, not the vmap areas freed
+    lazily and not yet purged, which /proc/slabinfo's vmap_area still
+    counts), or None when it cannot be read."""
+    try:
+        status, out = guest_exec(run, "cat /proc/vmallocinfo")
+    except SoakError as e:
+        print("soak: no vmallocinfo: %s" % e, file=sys.stderr)
+        return None
+    if status != 0:
+        return None
+    lines = [l for l in out.splitlines() if l.startswith("0x")]
+    return {"areas": len(lines), "ioremap": sum(1 for l in lines if " ioremap" in l)}
+
+
 def percentile(values, p):
     v = sorted(values)
     if not v:
@@ -275,6 +294,7 @@ def cpu_phases(args, out):
     results = []
     try:
         slab0 = slabinfo(run)
+        vm0 = vmalloc_live(run)
         for k in [int(p[3:]) for p in args.phases if p.startswith("cpu")]:
             ph = Phase("cpu%d" % k, args.cycles)
             pid = vsockd_pid(run)
@@ -302,6 +322,9 @@ def cpu_phases(args, out):
         slab1 = slabinfo(run)
         if slab0 and slab1 and results:
             results[-1].extra["slabinfo_growth"] = slab_growth(slab0, slab1)
+        vm1 = vmalloc_live(run)
+        if vm0 and vm1 and results:
+            results[-1].extra["vmalloc_live"] = {"before": vm0, "after": vm1}
     finally:
         problems = vm_end(run, args)
     if results:
@@ -353,6 +376,7 @@ def mmio_phase(args, out, with_cpu):
     ph = Phase(name, args.cycles)
     try:
         slab0 = slabinfo(run)
+        vm0 = vmalloc_live(run)
         pid = vsockd_pid(run)
         ph.extra["vsockd_before"] = proc_figures(pid)
         stop = threading.Event()
@@ -384,6 +408,9 @@ def mmio_phase(args, out, with_cpu):
         slab1 = slabinfo(run)
         if slab0 and slab1:
             ph.extra["slabinfo_growth"] = slab_growth(slab0, slab1)
+        vm1 = vmalloc_live(run)
+        if vm0 and vm1:
+            ph.extra["vmalloc_live"] = {"before": vm0, "after": vm1}
     finally:
         ph.extra["vm_end_problems"] = vm_end(run, args)
     return [ph]
@@ -406,6 +433,10 @@ def print_report(rep):
     if "slabinfo_growth" in rep:
         print("  slabinfo active objects, largest changes: %s" %
               (", ".join("%s %+d" % kv for kv in rep["slabinfo_growth"].items()) or "none"))
+    if "vmalloc_live" in rep:
+        b, a = rep["vmalloc_live"]["before"], rep["vmalloc_live"]["after"]
+        print("  guest live vmalloc areas (/proc/vmallocinfo) %d -> %d, of them ioremap %d -> %d" %
+              (b["areas"], a["areas"], b["ioremap"], a["ioremap"]))
     if "vsockd_before" in rep:
         b, a = rep["vsockd_before"], rep["vsockd_after"]
         print("  upcall-vsockd fds %d -> %d, RSS %d -> %d kB (anon %d -> %d, guest RAM %d -> %d)" %
