@@ -14,10 +14,10 @@ For each phase it reports failures, p50/p99/max latency per operation,
 the guest's Slab, SUnreclaim and MemFree averaged over the first and the
 last window of cycles (100, or a quarter of the cycles when fewer than
 400) and their drift, the largest /proc/slabinfo changes when the kernel
-has it, the guest's live vmalloc areas before and after (/proc/vmallocinfo:
-a mapping left behind shows there; a vmap area freed lazily, which
-slabinfo's vmap_area still counts, does not), and upcall-vsockd's open fds
-and RSS before and after. At the end
+has it, the guest's vmalloc areas before and after (/proc/vmallocinfo:
+the mapped ones, where a mapping left behind would show, and the freed
+ones the kernel has not purged yet, which slabinfo's vmap_area still
+counts), and upcall-vsockd's open fds and RSS before and after. At the end
 of each VM: the kmemleak scan (--kmemleak) and the console check of
 tests/e2e/lib.bash. Exit status 1 if anything failed.
 
@@ -159,10 +159,11 @@ def slabinfo(run):
 
 
 def vmalloc_live(run):
-    """{"areas": N, "ioremap": N}: the guest's live vmalloc areas
-    (/proc/vmallocinfo lists only mapped ones, not the vmap areas freed
-    lazily and not yet purged, which /proc/slabinfo's vmap_area still
-    counts), or None when it cannot be read."""
+    """{"areas": N, "ioremap": N, "unpurged": N} from the guest's
+    /proc/vmallocinfo: the mapped vmalloc areas, of them ioremaps, and the
+    areas freed but not yet purged, which the kernel lists as "unpurged
+    vm_area" (mm/vmalloc.c frees vmap areas lazily, up to
+    lazy_max_pages()); None when it cannot be read."""
     try:
         status, out = guest_exec(run, "cat /proc/vmallocinfo")
     except SoakError as e:
@@ -171,7 +172,9 @@ def vmalloc_live(run):
     if status != 0:
         return None
     lines = [l for l in out.splitlines() if l.startswith("0x")]
-    return {"areas": len(lines), "ioremap": sum(1 for l in lines if " ioremap" in l)}
+    unpurged = sum(1 for l in lines if "unpurged vm_area" in l)
+    return {"areas": len(lines) - unpurged, "unpurged": unpurged,
+            "ioremap": sum(1 for l in lines if " ioremap" in l)}
 
 
 def percentile(values, p):
@@ -435,8 +438,10 @@ def print_report(rep):
               (", ".join("%s %+d" % kv for kv in rep["slabinfo_growth"].items()) or "none"))
     if "vmalloc_live" in rep:
         b, a = rep["vmalloc_live"]["before"], rep["vmalloc_live"]["after"]
-        print("  guest live vmalloc areas (/proc/vmallocinfo) %d -> %d, of them ioremap %d -> %d" %
-              (b["areas"], a["areas"], b["ioremap"], a["ioremap"]))
+        print("  guest vmalloc areas (/proc/vmallocinfo): mapped %d -> %d (ioremap %d -> %d), "
+              "freed but not yet purged %d -> %d" %
+              (b["areas"], a["areas"], b["ioremap"], a["ioremap"],
+               b.get("unpurged", 0), a.get("unpurged", 0)))
     if "vsockd_before" in rep:
         b, a = rep["vsockd_before"], rep["vsockd_after"]
         print("  upcall-vsockd fds %d -> %d, RSS %d -> %d kB (anon %d -> %d, guest RAM %d -> %d)" %
