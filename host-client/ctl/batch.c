@@ -154,6 +154,8 @@ static int split(char *line, char **words, int max)
  */
 static int line_done(struct ctl *c, unsigned int n, int rc)
 {
+	int err = 0;
+
 	errno = 0;
 	if (c->json)
 		ctl_print_result(c, rc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -161,10 +163,11 @@ static int line_done(struct ctl *c, unsigned int n, int rc)
 		printf("line %u: ok\n", n);
 	else
 		printf("line %u: exit %d\n", n, rc);
-	(void)fflush(stderr); /* diagnostics only: nothing to do if it fails */
+	/* errno is stdout's, taken before stderr's flush could change it. */
 	if (fflush(stdout) || ferror(stdout))
-		return errno ? -errno : -EIO;
-	return 0;
+		err = errno ? -errno : -EIO;
+	(void)fflush(stderr); /* diagnostics only: nothing to do if it fails */
+	return err;
 }
 
 /* The batch's last output: with --json one object on one line, like the

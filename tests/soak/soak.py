@@ -296,8 +296,7 @@ def cpu_phases(args, out):
     vm_start(run, args, ["--machine", "pc", "--cpus", "1", "--maxcpus", "4"])
     results = []
     try:
-        slab0 = slabinfo(run)
-        vm0 = vmalloc_live(run)
+        mem0 = kernel_memory(run)
         for k in [int(p[3:]) for p in args.phases if p.startswith("cpu")]:
             ph = Phase("cpu%d" % k, args.cycles)
             pid = vsockd_pid(run)
@@ -322,17 +321,30 @@ def cpu_phases(args, out):
             if online != "0":
                 ph.record("final state", False, 0, "online CPUs %s, want 0" % online)
             results.append(ph)
-        slab1 = slabinfo(run)
-        if slab0 and slab1 and results:
-            results[-1].extra["slabinfo_growth"] = slab_growth(slab0, slab1)
-        vm1 = vmalloc_live(run)
-        if vm0 and vm1 and results:
-            results[-1].extra["vmalloc_live"] = {"before": vm0, "after": vm1}
+        if results:
+            results[-1].extra.update(kernel_memory_change(mem0, kernel_memory(run)))
     finally:
         problems = vm_end(run, args)
     if results:
         results[-1].extra["vm_end_problems"] = problems
     return results
+
+
+def kernel_memory(run):
+    """The guest kernel's allocations a phase compares: slabinfo() and
+    vmalloc_live(), taken before and after it."""
+    return {"slab": slabinfo(run), "vmalloc": vmalloc_live(run)}
+
+
+def kernel_memory_change(before, after):
+    """Report keys for what both samples of kernel_memory() hold:
+    slabinfo_growth, vmalloc_live."""
+    extra = {}
+    if before["slab"] and after["slab"]:
+        extra["slabinfo_growth"] = slab_growth(before["slab"], after["slab"])
+    if before["vmalloc"] and after["vmalloc"]:
+        extra["vmalloc_live"] = {"before": before["vmalloc"], "after": after["vmalloc"]}
+    return extra
 
 
 def slab_growth(a, b):
@@ -378,8 +390,7 @@ def mmio_phase(args, out, with_cpu):
     vm_start(run, args, ["--machine", "microvm", "--cpus", "2", "--disk", "d1=" + img])
     ph = Phase(name, args.cycles)
     try:
-        slab0 = slabinfo(run)
-        vm0 = vmalloc_live(run)
+        mem0 = kernel_memory(run)
         pid = vsockd_pid(run)
         ph.extra["vsockd_before"] = proc_figures(pid)
         stop = threading.Event()
@@ -408,12 +419,7 @@ def mmio_phase(args, out, with_cpu):
             if cpu_thread:
                 cpu_thread.join()
         ph.extra["vsockd_after"] = proc_figures(pid)
-        slab1 = slabinfo(run)
-        if slab0 and slab1:
-            ph.extra["slabinfo_growth"] = slab_growth(slab0, slab1)
-        vm1 = vmalloc_live(run)
-        if vm0 and vm1:
-            ph.extra["vmalloc_live"] = {"before": vm0, "after": vm1}
+        ph.extra.update(kernel_memory_change(mem0, kernel_memory(run)))
     finally:
         ph.extra["vm_end_problems"] = vm_end(run, args)
     return [ph]
